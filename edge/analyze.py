@@ -1,0 +1,144 @@
+"""One frame in, one Result out: detection, face policy, crop, classification, smoothing.
+
+Plain and synchronous, so the pipeline thread, a serial baseline and the tests
+all run the very same code.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from edge.classify import Classifier
+from edge.config import FacesConfig, ReuseConfig, SmoothingConfig
+from edge.detect import FaceDetector
+from edge.preprocess import crop_with_margin
+from edge.track import FaceTracks, thumbnail
+from edge.types import Detection, FaceResult, Frame, Result, Status, Timings
+
+
+def apply_face_policy(
+    detections: Sequence[Detection], policy: str
+) -> tuple[Status, list[Detection]]:
+    """Which faces to classify, and the frame's status, as the original design does."""
+    if not detections:
+        return "no_face", []
+    if len(detections) == 1:
+        return "ok", list(detections)
+    if policy == "largest":
+        return "ok", [max(detections, key=lambda d: d.area_px)]
+    if policy == "all":
+        return "ok", sorted(detections, key=lambda d: d.box_xywh[0])
+    return "multiple_faces", []
+
+
+def scores_by_label(labels: Sequence[str], values: np.ndarray) -> dict[str, float]:
+    return {label: round(float(v), 4) for label, v in zip(labels, values, strict=True)}
+
+
+class EmotionSmoother:
+    """Exponential moving average of class scores, forgotten after a gap without faces."""
+
+    def __init__(self, labels: Sequence[str], cfg: SmoothingConfig) -> None:
+        self.labels = list(labels)
+        self.alpha = cfg.alpha
+        self.reset_after_s = cfg.reset_after_s
+        self._average: np.ndarray | None = None
+        self._last_update_s = 0.0
+
+    def update(
+        self, probabilities: np.ndarray | None, now_s: float
+    ) -> tuple[str | None, dict[str, float]]:
+        if probabilities is not None:
+            if self._average is None:
+                self._average = probabilities.astype(np.float64)
+            else:
+                self._average = self.alpha * probabilities + (1 - self.alpha) * self._average
+            self._last_update_s = now_s
+        elif self._average is not None and now_s - self._last_update_s > self.reset_after_s:
+            self._average = None
+        if self._average is None:
+            return None, {}
+        best = self.labels[int(np.argmax(self._average))]
+        return best, scores_by_label(self.labels, self._average)
+
+
+class FrameAnalyzer:
+    def __init__(
+        self,
+        detector: FaceDetector,
+        classifier: Classifier,
+        faces: FacesConfig,
+        smoothing: SmoothingConfig,
+        reuse: ReuseConfig | None = None,
+    ) -> None:
+        self.detector = detector
+        self.classifier = classifier
+        self.faces_cfg = faces
+        self.smoother = EmotionSmoother(classifier.labels, smoothing)
+        self.tracks = FaceTracks(reuse or ReuseConfig(enabled=False))
+        self.classifier_calls = 0
+
+    def analyze(self, frame: Frame) -> Result:
+        t0 = time.perf_counter()
+        found = self.detector.detect(frame.image_bgr, int(frame.captured_at_s * 1000))
+        t_detect = time.perf_counter()
+        min_px = self.faces_cfg.min_size_px
+        found = [d for d in found if min(d.box_xywh[2], d.box_xywh[3]) >= min_px]
+        status, chosen = apply_face_policy(found, self.faces_cfg.policy)
+        faces: list[FaceResult] = []
+        preprocess_ms = inference_ms = 0.0
+        primary_probs: np.ndarray | None = None  # the largest face drives the smoothed emotion
+        primary_area = -1
+        now_s = frame.captured_at_s
+        for det in chosen:
+            x0, y0, x1, y1 = crop_with_margin(det.box_xywh, self.faces_cfg.margin, frame.size_wh)
+            crop = frame.image_bgr[y0:y1, x0:x1]
+            thumb = thumbnail(crop)
+            track = self.tracks.match(det.box_xywh)
+            probabilities = self.tracks.reusable(track, det.box_xywh, thumb, now_s)
+            reused = probabilities is not None
+            if probabilities is None:
+                out = self.classifier.classify(crop)
+                self.classifier_calls += 1
+                preprocess_ms += out.preprocess_ms
+                inference_ms += out.inference_ms
+                probabilities = out.probabilities
+            self.tracks.update(track, det.box_xywh, thumb, probabilities, now_s, not reused)
+            if det.area_px > primary_area:
+                primary_probs, primary_area = probabilities, det.area_px
+            best = int(np.argmax(probabilities))
+            labels = self.classifier.labels
+            faces.append(
+                FaceResult(
+                    box_xywh=det.box_xywh,
+                    detection_score=round(det.score, 4),
+                    label=labels[best],
+                    confidence=round(float(probabilities[best]), 4),
+                    scores=scores_by_label(labels, probabilities),
+                    reused=reused,
+                )
+            )
+        self.tracks.forget_stale(now_s)
+        smoothed_label, smoothed = self.smoother.update(primary_probs, frame.captured_at_s)
+        t_end = time.perf_counter()
+        return Result(
+            frame_index=frame.index,
+            captured_at_s=frame.captured_at_s,
+            wall_time_s=frame.wall_time_s,
+            status=status,
+            faces=tuple(faces),
+            timings=Timings(
+                detect_ms=(t_detect - t0) * 1000.0,
+                preprocess_ms=preprocess_ms,
+                inference_ms=inference_ms,
+                total_ms=(t_end - t0) * 1000.0,
+            ),
+            latency_ms=(time.monotonic() - frame.captured_at_s) * 1000.0,
+            detected_faces=len(found),
+            smoothed_label=smoothed_label,
+            smoothed_scores=smoothed,
+            model_name=self.classifier.name,
+        )

@@ -1,0 +1,206 @@
+"""`emotion-edge bench`: where the time goes, and what the threaded pipeline wins.
+
+Prints a table and writes JSON. Absolute figures belong to the machine they were
+measured on; the ratios (pipeline vs serial, display vs source, fewer classifier
+calls) are what carries over to other devices.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from edge.analyze import FrameAnalyzer
+from edge.bench.runs import (
+    Draw,
+    load_frames,
+    paced_run,
+    percentiles,
+    pipeline_run,
+    reuse_run,
+    serial_run,
+)
+from edge.classify import TFLiteClassifier
+from edge.config import Config, ReuseConfig
+from edge.detect import MediaPipeFaceDetector
+from edge.types import Frame, Result
+
+THREAD_SWEEP = (1, 2, 4)
+
+
+def default_draw() -> Draw:
+    """The display's own drawing function when it is installed, else boxes and labels."""
+    try:
+        from edge.overlay import draw_overlay
+
+        return lambda image, result: draw_overlay(image, result)
+    except ImportError:
+        return _boxes_and_labels
+
+
+def _boxes_and_labels(image: np.ndarray, result: Result | None) -> np.ndarray:
+    out = image.copy()
+    for face in result.faces if result else ():
+        x, y, w, h = face.box_xywh
+        cv2.rectangle(out, (x, y), (x + w, y + h), (0, 255, 0), 2)
+        cv2.putText(
+            out,
+            f"{face.label} {face.confidence:.2f}",
+            (x, max(12, y - 6)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.6,
+            (0, 255, 0),
+            2,
+        )
+    return out
+
+
+class Bench:
+    def __init__(self, config: Config, source: Path, quick: bool) -> None:
+        self.config = config
+        self.source = source
+        self.quick = quick
+        self.draw = default_draw()
+
+    def analyzer(
+        self,
+        model: Path,
+        reuse: bool = False,
+        threads: int | None = None,
+    ) -> FrameAnalyzer:
+        cfg = self.config
+        return FrameAnalyzer(
+            MediaPipeFaceDetector(cfg.detector),
+            TFLiteClassifier(model, threads or cfg.classifier.threads),
+            cfg.faces,
+            cfg.smoothing,
+            ReuseConfig(enabled=reuse),
+        )
+
+    def thread_sweep(self, model: Path, crop: np.ndarray) -> dict[str, Any]:
+        sweep: dict[str, Any] = {}
+        for threads in THREAD_SWEEP:
+            classifier = TFLiteClassifier(model, threads)
+            times = [classifier.classify(crop).inference_ms for _ in range(8 if self.quick else 40)]
+            sweep[str(threads)] = percentiles(times[2:])  # first calls warm caches up
+        return sweep
+
+    def model_section(
+        self,
+        model: Path,
+        frames: list[np.ndarray],
+        paced_s: float,
+    ) -> dict[str, Any]:
+        section: dict[str, Any] = {"model": str(model)}
+        crop = cv2.resize(frames[0], (160, 160))
+        section["inference_ms_by_threads"] = self.thread_sweep(model, crop)
+        for name, runner in (("serial", serial_run), ("pipeline", pipeline_run)):
+            analyzer = self.analyzer(model)
+            try:
+                section[name] = runner(self.source, analyzer, self.draw)
+            finally:
+                analyzer.detector.close()
+        section["pipeline_vs_serial_x"] = round(
+            section["pipeline"]["fps"] / max(section["serial"]["fps"], 1e-9), 2
+        )
+        analyzer = self.analyzer(model)
+        try:
+            section["paced_30fps"] = paced_run(frames, 30.0, paced_s, analyzer, self.draw)
+        finally:
+            analyzer.detector.close()
+        paced = section["paced_30fps"]
+        section["display_vs_source"] = round(
+            paced.get("display_fps", 0) / max(paced.get("capture_fps", 0), 1e-9), 3
+        )
+        return section
+
+    def stage_times(self, model: Path) -> dict[str, Any]:
+        """Per-stage p50/p95 from the analyzer's own timings, serial, no reuse."""
+        analyzer = self.analyzer(model)
+        stages: dict[str, list[float]] = {"detect": [], "preprocess": [], "inference": []}
+        frames, _ = load_frames(self.source)
+        try:
+            for i, image in enumerate(frames):
+                result = analyzer.analyze(_frame(i, image))
+                stages["detect"].append(result.timings.detect_ms)
+                if result.faces:
+                    stages["preprocess"].append(result.timings.preprocess_ms)
+                    stages["inference"].append(result.timings.inference_ms)
+        finally:
+            analyzer.detector.close()
+        return {name: percentiles(v) for name, v in stages.items()}
+
+    def reuse(self, model: Path, frames: list[np.ndarray], fps: float) -> dict[str, Any]:
+        still = [frames[0]] * (60 if self.quick else 300)  # one face, not moving
+        make = lambda reuse: self.analyzer(model, reuse=reuse)  # noqa: E731
+        return {"sample": reuse_run(frames, fps, make), "still_scene": reuse_run(still, fps, make)}
+
+    def startup(self, model: Path) -> dict[str, Any]:
+        """A fresh process: time to the first result, and its peak memory."""
+        with tempfile.TemporaryDirectory() as tmp:
+            summary = Path(tmp) / "s.json"
+            cmd = [
+                sys.executable,
+                "-m",
+                "edge",
+                "run",
+                "--source",
+                str(self.source),
+                "--model",
+                str(model),
+                "--max-frames",
+                "30",
+                "--realtime",
+                "false",
+                "--output",
+                os.devnull,
+                "--summary-json",
+                str(summary),
+            ]
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+            if proc.returncode != 0:
+                return {"error": proc.stderr.strip().splitlines()[-1:]}
+            data = json.loads(summary.read_text())
+        return {
+            "first_result_after_start_s": data.get("first_result_after_start_s"),
+            "peak_rss_mb": data.get("peak_rss_mb"),
+        }
+
+
+def _frame(index: int, image: np.ndarray) -> Frame:
+    return Frame(index, image, time.monotonic(), time.time())
+
+
+def run_bench(
+    config: Config, source: Path, models: list[Path], paced_s: float, quick: bool
+) -> dict[str, Any]:
+    bench = Bench(config, source, quick)
+    frames, fps = load_frames(source)
+    report: dict[str, Any] = {
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "opencv": cv2.__version__,
+        },
+        "source": {"path": str(source), "frames": len(frames), "fps": fps},
+        "note": "absolute times are this machine's; ratios carry over",
+        "models": {},
+    }
+    for model in models:
+        entry = bench.model_section(model, frames, paced_s)
+        entry["stage_ms"] = bench.stage_times(model)
+        entry["startup"] = bench.startup(model)
+        report["models"][model.stem] = entry
+    report["reuse"] = bench.reuse(models[0], frames, fps)
+    return report

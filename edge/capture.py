@@ -1,0 +1,250 @@
+"""Capture sources: cameras, streams, video files and images, behind one small protocol.
+
+A source is synchronous and knows nothing about threads; the pipeline's capture
+thread calls it. `read()` returns a BGR frame, raises `EndOfStream` when a
+finite source is done, or `SourceUnavailable` when a live source failed and is
+worth reopening later.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from edge.config import SourceConfig
+from edge.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+STREAM_TIMEOUT_MS = 5000
+
+
+class EndOfStream(Exception):
+    """A finite source (file, images) has no more frames."""
+
+
+class SourceUnavailable(Exception):
+    """A live source failed; reopening later may work."""
+
+
+class Source(Protocol):
+    description: str
+    live: bool  # can vanish and come back (camera, stream); files are not live
+    plays_file: bool  # frames come from a file, so the pipeline paces them itself
+    nominal_fps: float | None  # the source's own rate, used to pace files
+
+    def open(self) -> None: ...
+
+    def read(self) -> np.ndarray: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """What `uri` means, decided once from the config."""
+
+    kind: str  # camera | stream | gstreamer | video | images | picamera2
+    target: str | int
+
+
+def resolve_source(cfg: SourceConfig) -> SourceSpec:
+    """Decide what the configured `uri` is; raise SourceError for files that do not exist."""
+    uri = cfg.uri.strip()
+    if cfg.kind == "picamera2" or uri == "picamera2":
+        return SourceSpec("picamera2", uri)
+    if uri.isdigit():
+        return SourceSpec("camera", int(uri))
+    if uri.startswith("/dev/video"):
+        return SourceSpec("camera", uri)
+    if "://" in uri:
+        return SourceSpec("stream", uri)
+    if "!" in uri:
+        return SourceSpec("gstreamer", uri)
+    path = Path(uri).expanduser()
+    if cfg.kind == "images" or any(c in uri for c in "*?[") or path.is_dir():
+        return SourceSpec("images", str(path))
+    if not path.exists():
+        raise SourceError(
+            f"{uri}: no such file (source.uri: give a camera index, /dev/videoN, "
+            "a URL, a video or image file, a folder or a glob)"
+        )
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return SourceSpec("images", str(path))
+    return SourceSpec("video", str(path))
+
+
+class Backoff:
+    """Reconnect delays: initial, doubling, capped; reset after a success."""
+
+    def __init__(self, initial_s: float, max_s: float) -> None:
+        self.initial_s = initial_s
+        self.max_s = max_s
+        self._next_s = initial_s
+
+    def next_delay_s(self) -> float:
+        delay = self._next_s
+        self._next_s = min(self._next_s * 2, self.max_s)
+        return delay
+
+    def reset(self) -> None:
+        self._next_s = self.initial_s
+
+
+class Pacer:
+    """Tells how long to wait so that frame n is released at start + n / fps."""
+
+    def __init__(self, fps: float) -> None:
+        self.period_s = 1.0 / fps
+        self._start_s: float | None = None
+        self._count = 0
+
+    def delay_s(self, now_s: float) -> float:
+        if self._start_s is None:
+            self._start_s = now_s
+        due = self._start_s + self._count * self.period_s
+        self._count += 1
+        if now_s - due > 1.0:  # fell far behind (a stall): restart the clock, no burst
+            self._start_s, self._count = now_s, 1
+            return 0.0
+        return max(0.0, due - now_s)
+
+
+class OpenCVSource:
+    """Camera index, /dev/videoN, URL, GStreamer pipeline or video file via cv2.VideoCapture."""
+
+    def __init__(self, spec: SourceSpec, cfg: SourceConfig) -> None:
+        self.spec = spec
+        self.cfg = cfg
+        self.live = spec.kind in ("camera", "stream", "gstreamer") or cfg.treat_as_camera
+        self.plays_file = spec.kind == "video"
+        self.description = f"{spec.kind} {spec.target}"
+        self.nominal_fps: float | None = None
+        self._cap: cv2.VideoCapture | None = None
+
+    def open(self) -> None:
+        target = self.spec.target
+        if not logging.getLogger().isEnabledFor(logging.DEBUG):
+            # OpenCV prints its own warnings on stderr (stream timeouts...); ours say enough
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        if self.spec.kind == "gstreamer":
+            cap = cv2.VideoCapture(str(target), cv2.CAP_GSTREAMER)
+        elif self.spec.kind == "stream":
+            params = [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+                STREAM_TIMEOUT_MS,
+                cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                STREAM_TIMEOUT_MS,
+            ]
+            cap = cv2.VideoCapture(str(target), cv2.CAP_FFMPEG, params)
+        else:
+            cap = cv2.VideoCapture(target)
+        if not cap.isOpened():
+            cap.release()
+            if self.live:
+                raise SourceUnavailable(f"cannot open {self.description}")
+            raise SourceError(
+                f"{target}: cannot be opened as video (not a video file OpenCV "
+                "can decode; check the file or set source.uri)"
+            )
+        if self.spec.kind == "camera":
+            for prop, value in (
+                (cv2.CAP_PROP_FRAME_WIDTH, self.cfg.width),
+                (cv2.CAP_PROP_FRAME_HEIGHT, self.cfg.height),
+                (cv2.CAP_PROP_FPS, self.cfg.fps),
+            ):
+                if value is not None:
+                    cap.set(prop, float(value))
+            cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # freshest frame, not a queue of old ones
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        self.nominal_fps = float(fps) if 0 < fps < 1000 else None
+        self._cap = cap
+
+    def read(self) -> np.ndarray:
+        if self._cap is None:
+            raise SourceUnavailable(f"{self.description} is not open")
+        ok, image = self._cap.read()
+        if ok and image is not None:
+            return _as_bgr(image)
+        if self.live:
+            raise SourceUnavailable(f"{self.description} returned no frame")
+        if self.cfg.loop and self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0):
+            ok, image = self._cap.read()
+            if ok and image is not None:
+                return _as_bgr(image)
+        raise EndOfStream
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+class ImageSource:
+    """An image file, a folder of images or a glob, read once in name order."""
+
+    live = False
+    plays_file = True
+    nominal_fps: float | None = None
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self.description = f"images {pattern}"
+        self.skipped = 0
+        self._paths: list[str] = []
+        self._next = 0
+
+    def open(self) -> None:
+        path = Path(self.pattern)
+        if path.is_dir():
+            paths = [str(p) for p in sorted(path.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+        elif path.is_file():
+            paths = [str(path)]
+        else:
+            paths = sorted(
+                p for p in glob.glob(self.pattern) if Path(p).suffix.lower() in IMAGE_SUFFIXES
+            )
+        if not paths:
+            raise SourceError(f"{self.pattern}: no images found (.jpg, .png, .bmp, .webp, .tif)")
+        self._paths, self._next = paths, 0
+
+    def read(self) -> np.ndarray:
+        while self._next < len(self._paths):
+            path = self._paths[self._next]
+            self._next += 1
+            image = cv2.imread(path, cv2.IMREAD_COLOR) if os.access(path, os.R_OK) else None
+            if image is not None:
+                return _as_bgr(image)
+            self.skipped += 1
+            log.warning("%s: unreadable image, skipped", path)
+        raise EndOfStream
+
+    def close(self) -> None:
+        self._paths = []
+
+
+def _as_bgr(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return image
+
+
+def make_source(cfg: SourceConfig) -> Source:
+    spec = resolve_source(cfg)
+    if spec.kind == "images":
+        return ImageSource(str(spec.target))
+    if spec.kind == "picamera2":
+        from edge.picamera import Picamera2Source  # optional hardware library
+
+        return Picamera2Source(cfg)
+    return OpenCVSource(spec, cfg)

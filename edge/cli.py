@@ -1,0 +1,189 @@
+"""`emotion-edge`: run the pipeline, check a config. Errors are one line, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from edge import __version__
+from edge.config import DEFAULT_CONFIG, DEMO_SAMPLE, Config, load_config, resolve_app_path
+from edge.errors import ConfigError, EdgeError
+from edge.logs import setup_logging
+
+log = logging.getLogger("edge")
+
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+# flag -> (config key, argparse options)
+RUN_OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
+    "--source": ("source.uri", {"help": "camera index, /dev/videoN, URL, file, folder or glob"}),
+    "--source-kind": ("source.kind", {"choices": ["auto", "opencv", "picamera2", "images"]}),
+    "--realtime": (
+        "source.realtime",
+        {
+            "type": parse_bool,
+            "metavar": "BOOL",
+            "help": "play files at their own rate (default true)",
+        },
+    ),
+    "--loop": ("source.loop", {"type": parse_bool, "metavar": "BOOL"}),
+    "--model": ("classifier.model", {"help": "emotion .tflite (its .json beside it)"}),
+    "--threads": ("classifier.threads", {"type": int}),
+    "--detector": ("detector.model", {"choices": ["short_range", "full_range"]}),
+    "--min-score": ("detector.min_score", {"type": float}),
+    "--face-policy": ("faces.policy", {"choices": ["multiple_faces", "largest", "all"]}),
+    "--output": ("output.jsonl", {"metavar": "FILE", "help": "JSON Lines file, or - for stdout"}),
+    "--stats-interval": ("stats.interval_s", {"type": float, "metavar": "SECONDS"}),
+    "--log-level": ("logging.level", {"choices": ["DEBUG", "INFO", "WARNING", "ERROR"]}),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="emotion-edge", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"emotion-edge {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the pipeline")
+    run.add_argument("--config", type=Path, help=f"config file (default {DEFAULT_CONFIG})")
+    run.add_argument("--demo", action="store_true", help="run on the bundled sample clip")
+    run.add_argument("--max-frames", type=int, help="stop after processing this many frames")
+    run.add_argument(
+        "--summary-json",
+        type=Path,
+        metavar="FILE",
+        help="also write the end-of-run summary as JSON",
+    )
+    for flag, (key, options) in RUN_OVERRIDES.items():
+        options = {"help": f"sets {key}", **options}
+        run.add_argument(flag, dest=key, default=None, **options)
+
+    bench = sub.add_parser("bench", help="measure stage times, throughput and latency")
+    bench.add_argument("--config", type=Path, help="config for detector/face settings")
+    bench.add_argument(
+        "--source", type=Path, default=None, help="video file (default: the bundled demo clip)"
+    )
+    bench.add_argument(
+        "--model",
+        type=Path,
+        action="append",
+        dest="models",
+        help="emotion model; repeat to compare several (default: config's)",
+    )
+    bench.add_argument("--json", type=Path, metavar="FILE", help="write the full report here")
+    bench.add_argument(
+        "--paced-seconds",
+        type=float,
+        default=130.0,
+        help="length of the paced 30 fps run (default 130: two full minutes)",
+    )
+    bench.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
+
+    check = sub.add_parser("check-config", help="validate a config file and exit")
+    check.add_argument(
+        "path", nargs="?", type=Path, default=None, help=f"config file (default {DEFAULT_CONFIG})"
+    )
+    return parser
+
+
+def _config_path(given: Path | None) -> Path | None:
+    if given is not None:
+        return given
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    overrides = {
+        key: getattr(args, key)
+        for key, _ in RUN_OVERRIDES.values()
+        if getattr(args, key) is not None
+    }
+    if args.demo:
+        overrides.setdefault("source.uri", str(DEMO_SAMPLE))
+        overrides.setdefault("source.kind", "auto")
+    return load_config(_config_path(args.config), overrides)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    path = _config_path(args.path)
+    config = load_config(path)
+    missing = [str(p) for p in (resolve_app_path(config.classifier.model),) if not p.is_file()]
+    if missing:
+        raise ConfigError(f"{path}: classifier.model: {missing[0]} does not exist")
+    print(f"{path or 'defaults'}: OK")
+    return EXIT_OK
+
+
+def install_stop_handlers(stop: threading.Event) -> None:
+    """First SIGINT/SIGTERM asks for a clean stop; a second Ctrl-C stops at once."""
+
+    def handle(signum: int, _frame: object) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        log.info("%s received, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from edge.runner import run_pipeline  # heavy imports (mediapipe, cv2) only for `run`
+
+    config = config_from_args(args)
+    setup_logging(config.logging.level)
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    return run_pipeline(config, stop, max_frames=args.max_frames, summary_json=args.summary_json)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from edge.bench import run_bench
+    from edge.bench.report import print_report
+
+    config = load_config(_config_path(args.config))
+    setup_logging("WARNING")
+    source = args.source or DEMO_SAMPLE
+    if not source.is_file():
+        raise ConfigError(f"{source}: bench source not found (give --source VIDEO)")
+    models = args.models or [resolve_app_path(config.classifier.model)]
+    report = run_bench(config, source, models, args.paced_seconds, args.quick)
+    print_report(report, sys.stdout)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging("INFO")
+    try:
+        if args.command == "check-config":
+            return cmd_check_config(args)
+        if args.command == "bench":
+            return cmd_bench(args)
+        return cmd_run(args)
+    except ConfigError as exc:
+        print(f"emotion-edge: config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except EdgeError as exc:
+        print(f"emotion-edge: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("emotion-edge: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -1,0 +1,299 @@
+"""config.yaml, validated: unknown keys refused, every error names its key path.
+
+The models here are the documentation of the YAML: each field's description is
+what `config.yaml` explains to the user. Loading has no side effects beyond
+reading the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from edge.errors import ConfigError
+
+APP_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = APP_ROOT / "config.yaml"
+DEMO_SAMPLE = Path(__file__).resolve().parent / "assets" / "demo.mp4"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class SourceConfig(_Section):
+    kind: Literal["auto", "opencv", "picamera2", "images"] = Field(
+        default="auto",
+        description="auto picks from `uri`: a number or /dev/video* is a camera, a URL a stream, "
+        "an image file, folder or glob is images, a string with '!' a GStreamer pipeline, "
+        "any other file a video",
+    )
+    uri: str = Field(
+        default="0",
+        min_length=1,
+        description="camera index, /dev/videoN, rtsp:// or http:// URL, video file, image "
+        "file/folder/glob, or a GStreamer pipeline",
+    )
+    width: int | None = Field(default=None, ge=16, le=7680, description="requested camera width")
+    height: int | None = Field(default=None, ge=16, le=4320, description="requested height")
+    fps: float | None = Field(default=None, gt=0, le=240, description="requested camera fps")
+    loop: bool = Field(default=False, description="restart a video file at its end")
+    realtime: bool = Field(
+        default=True,
+        description="play files at their own frame rate (stale frames dropped, like a camera); "
+        "false: as fast as possible, every frame processed",
+    )
+    treat_as_camera: bool = Field(
+        default=False,
+        description="reopen a video file with backoff at its end, as if a camera vanished "
+        "(for testing a set-up without a camera)",
+    )
+    reconnect_initial_s: float = Field(
+        default=1.0, gt=0, le=60, description="first wait before reopening a lost camera"
+    )
+    reconnect_max_s: float = Field(
+        default=30.0, gt=0, le=600, description="longest wait between reopen attempts"
+    )
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> SourceConfig:
+        if self.reconnect_max_s < self.reconnect_initial_s:
+            raise ValueError(
+                f"reconnect_max_s ({self.reconnect_max_s}) is below "
+                f"reconnect_initial_s ({self.reconnect_initial_s})"
+            )
+        return self
+
+
+class DetectorConfig(_Section):
+    model: Literal["short_range", "full_range"] = Field(
+        default="short_range",
+        description="BlazeFace short range (faces within ~2 m, 128x128, fastest) or full range "
+        "(faces up to ~5 m, 192x192, sparse model)",
+    )
+    model_path: str | None = Field(
+        default=None, description="use this BlazeFace .tflite instead of the bundled one"
+    )
+    min_score: float = Field(default=0.5, ge=0.0, le=1.0, description="minimum face score")
+    min_suppression: float = Field(
+        default=0.3, ge=0.0, le=1.0, description="overlap above which boxes are merged"
+    )
+
+
+class FacesConfig(_Section):
+    policy: Literal["multiple_faces", "largest", "all"] = Field(
+        default="multiple_faces",
+        description="several faces: report multiple_faces and classify none, classify the "
+        "largest, or classify all",
+    )
+    margin: float = Field(
+        default=0.15,
+        ge=0.0,
+        le=1.0,
+        description="crop margin around the face box, per side, as a fraction of the box size",
+    )
+    min_size_px: int = Field(
+        default=20, ge=1, le=4096, description="ignore faces whose box is smaller than this"
+    )
+
+
+class ReuseConfig(_Section):
+    enabled: bool = Field(
+        default=True,
+        description="reuse a face's last scores while it has not moved or "
+        "changed, instead of running the classifier on every frame",
+    )
+    max_age_s: float = Field(
+        default=1.0, ge=0.0, le=60.0, description="classify a face again after this long anyway"
+    )
+    max_move: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description="classify again when the box moved or resized "
+        "by more than this fraction of its size",
+    )
+    max_change: float = Field(
+        default=6.0,
+        ge=0.0,
+        le=255.0,
+        description="classify again when the face's pixels "
+        "changed by more than this (mean absolute difference of a 16x16 grayscale thumbnail, "
+        "0-255)",
+    )
+    min_iou: float = Field(
+        default=0.3, gt=0.0, le=1.0, description="box overlap needed to call it the same face"
+    )
+    forget_after_s: float = Field(
+        default=1.0, ge=0.0, le=60.0, description="forget a face not seen for this long"
+    )
+
+
+class ClassifierConfig(_Section):
+    model: str = Field(
+        default="models/emotion_fer_mini_xception_int8.tflite",
+        min_length=1,
+        description="int8 TFLite emotion model; its .json sidecar must sit beside it. Relative "
+        "paths are tried from the working directory, then from the install folder",
+    )
+    threads: int | None = Field(
+        default=None, ge=1, le=64, description="interpreter threads (default: number of cores)"
+    )
+
+
+class SmoothingConfig(_Section):
+    alpha: float = Field(
+        default=0.3,
+        gt=0.0,
+        le=1.0,
+        description="weight of the newest scores in the moving average (1 = no smoothing)",
+    )
+    reset_after_s: float = Field(
+        default=2.0,
+        ge=0.0,
+        le=3600,
+        description="forget the smoothed emotion after this long without a classified face",
+    )
+
+
+class OutputConfig(_Section):
+    jsonl: str | None = Field(
+        default="auto",
+        description="JSON Lines of results: '-' for stdout, a file path, 'auto' (stdout when no "
+        "other sink is on), or null for none",
+    )
+
+
+class StatsConfig(_Section):
+    interval_s: float = Field(
+        default=30.0,
+        ge=0.0,
+        le=86400,
+        description="log fps, inference ms and dropped frames this often (0 = never)",
+    )
+
+
+class ServiceConfig(_Section):
+    stall_after_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="under systemd: stop feeding the watchdog "
+        "when no frame was captured and processed for this long (a camera that is "
+        "reconnecting counts as progress)",
+    )
+
+
+class LoggingConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="log level (logs go to stderr, results to stdout)"
+    )
+
+
+class Config(_Section):
+    source: SourceConfig = Field(default_factory=SourceConfig, description="camera or file")
+    detector: DetectorConfig = Field(default_factory=DetectorConfig, description="BlazeFace")
+    faces: FacesConfig = Field(default_factory=FacesConfig, description="face policy and crop")
+    classifier: ClassifierConfig = Field(
+        default_factory=ClassifierConfig, description="emotion model"
+    )
+    reuse: ReuseConfig = Field(
+        default_factory=ReuseConfig, description="classify only when a face changed"
+    )
+    smoothing: SmoothingConfig = Field(
+        default_factory=SmoothingConfig, description="smoothed emotion"
+    )
+    output: OutputConfig = Field(default_factory=OutputConfig, description="result outputs")
+    stats: StatsConfig = Field(default_factory=StatsConfig, description="periodic stats line")
+    service: ServiceConfig = Field(default_factory=ServiceConfig, description="systemd")
+    logging: LoggingConfig = Field(default_factory=LoggingConfig, description="logging")
+
+
+def resolve_app_path(value: str) -> Path:
+    """A path from the config: as given if it exists there, else below the install folder."""
+    path = Path(value).expanduser()
+    if path.is_absolute() or path.exists():
+        return path
+    installed = APP_ROOT / path
+    return installed if installed.exists() else path
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] = Config
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return sorted(model.model_fields)
+
+
+def format_validation_error(exc: ValidationError, origin: str) -> str:
+    """One line per problem: `origin: key.path: what is wrong (got X)`."""
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        where = ".".join(str(p) for p in loc) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            allowed = ", ".join(_allowed_keys(loc)) or "none"
+            lines.append(f"{origin}: {where}: unknown key (allowed here: {allowed})")
+            continue
+        msg = err["msg"].removeprefix("Value error, ")
+        got = f" (got {err['input']!r})" if "input" in err and err["type"] != "missing" else ""
+        if isinstance(err.get("input"), dict):
+            got = ""
+        lines.append(f"{origin}: {where}: {msg}{got}")
+    return "\n".join(lines)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found (pass --config FILE)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        kind = type(data).__name__
+        raise ConfigError(f"{path}: top level must be a mapping of sections, got {kind}")
+    return data
+
+
+def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set `a.b.c` in nested dicts, creating sections as needed (for CLI overrides)."""
+    *parents, last = dotted.split(".")
+    node = data
+    for part in parents:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[last] = value
+
+
+def build_config(data: dict[str, Any], origin: str) -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, origin)) from None
+
+
+def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> Config:
+    """Read `path` (or nothing: all defaults), apply dotted-key overrides, validate."""
+    data = read_yaml(path) if path is not None else {}
+    for dotted, value in (overrides or {}).items():
+        set_path(data, dotted, value)
+    return build_config(data, str(path) if path is not None else "command line")

@@ -1,0 +1,86 @@
+"""The JSON sidecar that travels next to every classifier `.tflite` file.
+
+The sidecar is the only place the runtime learns a model's label order, input
+size, colour mode and normalisation: nothing about a model is hard-coded, so a
+FER2013-ordered model and an alphabetically ordered VGG19 both work.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from edge.errors import ModelError
+
+SCHEMA = "emotion-edge.model/1"
+
+
+class Normalization(BaseModel):
+    """model_input = pixel * scale + offset, with pixel in 0..255 (per channel when lists)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scale: float | list[float] = Field(description="multiplier applied to 0..255 pixels")
+    offset: float | list[float] = Field(description="added after scaling")
+
+
+class ModelMeta(BaseModel):
+    """What the runtime needs to feed a classifier and read its output."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    schema_: Literal["emotion-edge.model/1"] = Field(alias="schema", description="sidecar format")
+    name: str = Field(min_length=1, description="short model name, published with results")
+    labels: list[str] = Field(min_length=2, description="class names in output order")
+    input_size_hw: tuple[int, int] = Field(description="model input height and width in pixels")
+    color_mode: Literal["rgb", "bgr", "grayscale"] = Field(description="channel layout of input")
+    normalization: Normalization
+    output: Literal["probabilities", "logits"] = Field(
+        default="probabilities", description="whether the output is already a softmax"
+    )
+
+    @field_validator("labels")
+    @classmethod
+    def _unique_labels(cls, labels: list[str]) -> list[str]:
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"labels repeat a name: {labels}")
+        return labels
+
+    @field_validator("input_size_hw")
+    @classmethod
+    def _positive_size(cls, size: tuple[int, int]) -> tuple[int, int]:
+        if min(size) < 8:
+            raise ValueError(f"input_size_hw {list(size)} is too small (at least 8x8)")
+        return size
+
+    @property
+    def channels(self) -> int:
+        return 1 if self.color_mode == "grayscale" else 3
+
+
+def sidecar_path(model_path: Path) -> Path:
+    return model_path.with_suffix(".json")
+
+
+def load_model_meta(model_path: Path) -> ModelMeta:
+    """Read and validate the sidecar of `model_path`; raise ModelError naming the file."""
+    path = sidecar_path(model_path)
+    if not path.is_file():
+        raise ModelError(
+            f"{path}: sidecar not found (every .tflite needs a .json beside it; "
+            "rebuild the model with `python -m convert`)"
+        )
+    try:
+        raw: Any = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: not readable JSON ({exc})") from exc
+    try:
+        return ModelMeta.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        message = first["msg"].removeprefix("Value error, ")
+        raise ModelError(f"{path}: {where}: {message}") from exc

@@ -1,0 +1,154 @@
+"""Build the stages a config describes, run the pipeline, report a summary."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from edge.analyze import FrameAnalyzer
+from edge.capture import Source, make_source
+from edge.classify import TFLiteClassifier
+from edge.config import Config, resolve_app_path
+from edge.detect import MediaPipeFaceDetector
+from edge.pipeline import Pipeline
+from edge.service import ServiceNotifier
+from edge.sinks import Sink
+from edge.sinks.jsonl import JsonLinesSink
+from edge.stats import PipelineStats, peak_rss_mb, process_age_s
+
+log = logging.getLogger(__name__)
+
+
+def build_sinks(config: Config) -> list[Sink]:
+    sinks: list[Sink] = []
+    target = config.output.jsonl
+    if target == "auto":
+        target = "-" if not sinks else None  # further sinks (MQTT, display) plug in above
+    if target is not None:
+        sinks.append(JsonLinesSink(target))
+    return sinks
+
+
+def build_summary(stats: PipelineStats, elapsed_s: float, extra: dict[str, Any]) -> dict[str, Any]:
+    snap = stats.snapshot()
+    first = stats.first_result_at_s
+    age_s = process_age_s()
+    first_after_start = (
+        round(age_s - (time.monotonic() - first), 3) if first is not None and age_s else None
+    )
+    return {
+        "frames_captured": snap.frames_captured,
+        "frames_processed": snap.frames_processed,
+        "frames_dropped": snap.frames_dropped,
+        "elapsed_s": round(elapsed_s, 3),
+        "processed_fps": round(snap.frames_processed / elapsed_s, 2) if elapsed_s > 0 else 0.0,
+        "first_result_s": round(first - stats.started_at_s, 3) if first else None,
+        "first_result_after_start_s": first_after_start,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "statuses": snap.statuses,
+        "emotions": stats.emotion_counts(),
+        "stage_ms": {
+            name: {"mean": round(m, 2), "p50": round(p50, 2), "p95": round(p95, 2)}
+            for name, (m, p50, p95) in stats.stage_percentiles().items()
+        },
+        **extra,
+    }
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    out = sys.stderr
+    print(
+        f"summary: {summary['frames_processed']} frames processed of "
+        f"{summary['frames_captured']} captured ({summary['frames_dropped']} dropped) in "
+        f"{summary['elapsed_s']:.1f} s: {summary['processed_fps']:.1f} fps",
+        file=out,
+    )
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(summary["statuses"].items()))
+    emotions = ", ".join(
+        f"{k} {v}" for k, v in sorted(summary["emotions"].items(), key=lambda kv: -kv[1])
+    )
+    print(f"  status: {statuses or 'none'}", file=out)
+    print(f"  emotions: {emotions or 'none'}", file=out)
+    print("  stage ms   mean    p50    p95", file=out)
+    for name, v in summary["stage_ms"].items():
+        print(f"  {name:<10}{v['mean']:>6.1f} {v['p50']:>6.1f} {v['p95']:>6.1f}", file=out)
+    print(
+        f"  classifier calls: {summary['classifier_calls']} (scores of unchanged faces are "
+        "reused; see reuse: in config.yaml)",
+        file=out,
+    )
+    print(
+        f"  model {summary['model']} on {summary['interpreter']} ({summary['threads']} "
+        f"threads), detector {summary['detector']}",
+        file=out,
+    )
+
+
+def run_pipeline(
+    config: Config,
+    stop: threading.Event,
+    max_frames: int | None = None,
+    summary_json: Path | None = None,
+) -> int:
+    source = make_source(config.source)  # resolves the source first: a typo fails fast
+    classifier = TFLiteClassifier(
+        resolve_app_path(config.classifier.model), config.classifier.threads
+    )
+    with contextlib.ExitStack() as closing:  # closes in reverse order of opening
+        detector = MediaPipeFaceDetector(config.detector)
+        closing.callback(detector.close)
+        sinks = build_sinks(config)
+        for sink in sinks:
+            closing.callback(sink.close)
+        return _run(config, source, classifier, detector, sinks, stop, max_frames, summary_json)
+
+
+def _run(
+    config: Config,
+    source: Source,
+    classifier: TFLiteClassifier,
+    detector: MediaPipeFaceDetector,
+    sinks: list[Sink],
+    stop: threading.Event,
+    max_frames: int | None,
+    summary_json: Path | None,
+) -> int:
+    analyzer = FrameAnalyzer(detector, classifier, config.faces, config.smoothing, config.reuse)
+    stats = PipelineStats()
+    notifier = ServiceNotifier(config.service.stall_after_s)  # a no-op outside systemd
+    pipeline = Pipeline(
+        source, analyzer, sinks, config.source, stop, stats, max_frames, supervisor=notifier
+    )
+    log.info(
+        "running: %s -> %s (%s, %s), detector %s, outputs %s",
+        source.description,
+        classifier.name,
+        classifier.backend,
+        config.classifier.threads or "auto threads",
+        config.detector.model,
+        ", ".join(getattr(s, "description", "?") for s in sinks) or "none",
+    )
+    started = time.monotonic()
+    pipeline.run(stats_interval_s=config.stats.interval_s)
+    summary = build_summary(
+        stats,
+        time.monotonic() - started,
+        {
+            "model": classifier.name,
+            "interpreter": classifier.backend,
+            "threads": config.classifier.threads or "auto",
+            "detector": config.detector.model,
+            "source": source.description,
+            "classifier_calls": analyzer.classifier_calls,
+        },
+    )
+    print_summary(summary)
+    if summary_json is not None:
+        summary_json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return 0

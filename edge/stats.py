@@ -1,0 +1,149 @@
+"""Counters and timing summaries shared by the pipeline threads, bounded in memory."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import resource
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.types import Result
+
+WINDOW = 2048  # recent samples kept for percentiles; older ones only count in the totals
+RATE_WINDOW_S = 5.0  # fps is measured over the last few seconds
+
+
+@dataclass(frozen=True)
+class StatsSnapshot:
+    uptime_s: float
+    frames_captured: int
+    frames_processed: int
+    frames_dropped: int
+    capture_fps: float  # over the last RATE_WINDOW_S seconds
+    processed_fps: float
+    inference_ms_mean: float  # over the recent window
+    source_state: str  # streaming | reconnecting | ended | starting
+    statuses: dict[str, int] = field(default_factory=dict)
+
+
+class PipelineStats:
+    """Written by the capture and processing threads, read by the supervisor and sinks."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.started_at_s = time.monotonic()
+        self.frames_captured = 0
+        self.frames_dropped = 0
+        self.frames_processed = 0
+        self.source_state = "starting"
+        self.first_result_at_s: float | None = None
+        self.last_capture_at_s: float | None = None
+        self.last_result_at_s: float | None = None
+        self._statuses: Counter[str] = Counter()
+        self._emotions: Counter[str] = Counter()
+        self._stage_ms: dict[str, deque[float]] = {}
+        self._captured_at: deque[float] = deque(maxlen=WINDOW)
+        self._processed_at: deque[float] = deque(maxlen=WINDOW)
+
+    def captured(self, dropped_previous: bool) -> None:
+        with self._lock:
+            self.frames_captured += 1
+            self.frames_dropped += int(dropped_previous)
+            self.last_capture_at_s = time.monotonic()
+            self._captured_at.append(self.last_capture_at_s)
+            self.source_state = "streaming"
+
+    def set_source_state(self, state: str) -> None:
+        with self._lock:
+            self.source_state = state
+
+    def processed(self, result: Result) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self.frames_processed += 1
+            self.last_result_at_s = now
+            self._processed_at.append(now)
+            if self.first_result_at_s is None:
+                self.first_result_at_s = now
+            self._statuses[result.status] += 1
+            for face in result.faces:
+                self._emotions[face.label] += 1
+            t = result.timings
+            for name, value in (
+                ("detect", t.detect_ms),
+                ("preprocess", t.preprocess_ms),
+                ("inference", t.inference_ms),
+                ("total", t.total_ms),
+                ("latency", result.latency_ms),
+            ):
+                self._stage_ms.setdefault(name, deque(maxlen=WINDOW)).append(value)
+
+    def snapshot(self) -> StatsSnapshot:
+        now = time.monotonic()
+        with self._lock:
+            inference = self._stage_ms.get("inference")
+            return StatsSnapshot(
+                uptime_s=now - self.started_at_s,
+                frames_captured=self.frames_captured,
+                frames_processed=self.frames_processed,
+                frames_dropped=self.frames_dropped,
+                capture_fps=_rate(self._captured_at, now, now - self.started_at_s),
+                processed_fps=_rate(self._processed_at, now, now - self.started_at_s),
+                inference_ms_mean=float(np.mean(inference)) if inference else 0.0,
+                source_state=self.source_state,
+                statuses=dict(self._statuses),
+            )
+
+    def stage_percentiles(self) -> dict[str, tuple[float, float, float]]:
+        """Per stage: (mean, p50, p95) in ms over the recent window."""
+        with self._lock:
+            samples = {name: np.array(values) for name, values in self._stage_ms.items()}
+        return {
+            name: (float(v.mean()), float(np.percentile(v, 50)), float(np.percentile(v, 95)))
+            for name, v in samples.items()
+            if len(v)
+        }
+
+    def emotion_counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._emotions)
+
+
+def _rate(stamps: deque[float], now_s: float, uptime_s: float) -> float:
+    """Events per second over the recent window (or the uptime, when shorter)."""
+    window = max(1.0, min(RATE_WINDOW_S, uptime_s))
+    recent = sum(1 for _ in itertools.takewhile(lambda t: now_s - t <= window, reversed(stamps)))
+    return recent / window
+
+
+def process_age_s() -> float | None:
+    """Seconds since this process started (Linux /proc), for time-to-first-result."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        with open("/proc/uptime", encoding="ascii") as uptime:
+            up_s = float(uptime.read().split()[0])
+    except (OSError, IndexError, ValueError):
+        return None
+    return up_s - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process image.
+
+    VmHWM, not getrusage: ru_maxrss survives exec, so a child started by a big parent
+    would report the parent's peak.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux

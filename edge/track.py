@@ -1,0 +1,104 @@
+"""Classify only when needed: follow faces between frames and reuse their last scores.
+
+A face keeps its identity from frame to frame by box overlap (IoU). It is sent to
+the classifier again only when its box moved or resized noticeably, its pixels
+changed (mean absolute difference of a small grayscale thumbnail), or its last
+scores are older than `max_age_s`. On a small CPU running a VGG19 this is the
+difference between a fresh result every few hundred ms and one every frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from edge.config import ReuseConfig
+
+THUMB_PX = 16
+
+
+def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    iy = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = ix * iy
+    union = aw * ah + bw * bh - inter
+    return inter / union if union > 0 else 0.0
+
+
+def thumbnail(face_bgr: np.ndarray) -> np.ndarray:
+    gray = cv2.cvtColor(face_bgr, cv2.COLOR_BGR2GRAY)
+    return cv2.resize(gray, (THUMB_PX, THUMB_PX), interpolation=cv2.INTER_AREA).astype(np.int16)
+
+
+@dataclass
+class Track:
+    """A face seen in recent frames and what the classifier last said about it."""
+
+    box_xywh: tuple[int, int, int, int]
+    probabilities: np.ndarray
+    thumb: np.ndarray
+    classified_at_s: float
+    seen_at_s: float
+
+
+class FaceTracks:
+    """Matches this frame's faces to known tracks and decides which need the classifier."""
+
+    def __init__(self, cfg: ReuseConfig) -> None:
+        self.cfg = cfg
+        self.tracks: list[Track] = []
+
+    def match(self, box_xywh: tuple[int, int, int, int]) -> Track | None:
+        best = max(self.tracks, key=lambda t: iou(t.box_xywh, box_xywh), default=None)
+        if best is not None and iou(best.box_xywh, box_xywh) >= self.cfg.min_iou:
+            return best
+        return None
+
+    def reusable(
+        self,
+        track: Track | None,
+        box_xywh: tuple[int, int, int, int],
+        thumb: np.ndarray,
+        now_s: float,
+    ) -> np.ndarray | None:
+        """The track's last probabilities if nothing relevant changed, else None."""
+        if not self.cfg.enabled or track is None:
+            return None
+        if now_s - track.classified_at_s > self.cfg.max_age_s:
+            return None
+        x, y, w, h = box_xywh
+        tx, ty, tw, th = track.box_xywh
+        size = max(tw, th, 1)
+        moved = max(abs((x + w / 2) - (tx + tw / 2)), abs((y + h / 2) - (ty + th / 2))) / size
+        resized = abs(w - tw) / size
+        if moved > self.cfg.max_move or resized > self.cfg.max_move:
+            return None
+        if float(np.mean(np.abs(thumb - track.thumb))) > self.cfg.max_change:
+            return None
+        return track.probabilities
+
+    def update(
+        self,
+        track: Track | None,
+        box_xywh: tuple[int, int, int, int],
+        thumb: np.ndarray,
+        probabilities: np.ndarray,
+        now_s: float,
+        classified: bool,
+    ) -> Track:
+        if track is None:
+            track = Track(box_xywh, probabilities, thumb, now_s, now_s)
+            self.tracks.append(track)
+        elif classified:
+            track.box_xywh, track.probabilities, track.thumb = box_xywh, probabilities, thumb
+            track.classified_at_s = now_s
+        track.seen_at_s = now_s
+        return track
+
+    def forget_stale(self, now_s: float) -> None:
+        """Drop tracks not seen for a while, so a new face is never given an old one's scores."""
+        self.tracks = [t for t in self.tracks if now_s - t.seen_at_s <= self.cfg.forget_after_s]

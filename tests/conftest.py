@@ -1,0 +1,84 @@
+"""Shared fixtures: real face photos (scikit-image, public domain) and the bundled models."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ROOT / "models"
+DEFAULT_MODEL = MODELS / "emotion_fer_mini_xception_int8.tflite"
+EMOTION_EDGE = [sys.executable, "-m", "edge"]
+
+# Where MediaPipe's short-range BlazeFace finds the astronaut's face in the 512x512 photo.
+ASTRONAUT_FACE_XYWH = (177, 82, 95, 95)
+
+
+def _astronaut_bgr() -> np.ndarray:
+    from skimage import data
+
+    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+
+
+@pytest.fixture(scope="session")
+def astronaut_bgr() -> np.ndarray:
+    """Eileen Collins smiling (NASA photo, public domain): one face."""
+    return _astronaut_bgr()
+
+
+@pytest.fixture(scope="session")
+def two_faces_bgr() -> np.ndarray:
+    """Two real faces side by side in a 640x480 frame (one of them mirrored)."""
+    face = _astronaut_bgr()[20:340, 60:380]  # a 320x320 head-and-shoulders crop
+    left = cv2.resize(face, (320, 320))
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[80:400, 0:320] = left
+    frame[80:400, 320:640] = left[:, ::-1]
+    return frame
+
+
+@pytest.fixture(scope="session")
+def no_face_bgr() -> np.ndarray:
+    """A cup of coffee: a real photo with no face in it."""
+    from skimage import data
+
+    return cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR)
+
+
+@pytest.fixture()
+def photo_files(tmp_path: Path, astronaut_bgr, two_faces_bgr, no_face_bgr) -> dict[str, Path]:
+    files = {}
+    for name, image in (("one", astronaut_bgr), ("two", two_faces_bgr), ("none", no_face_bgr)):
+        files[name] = tmp_path / f"{name}.png"
+        cv2.imwrite(str(files[name]), image)
+    return files
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float = 15.0) -> Path:
+    """A real video file (MJPG in AVI: decodable by every OpenCV build)."""
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (width, height))
+    assert writer.isOpened(), f"cannot write {path}"
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def run_cli(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [*EMOTION_EDGE, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=env,
+        **kwargs,
+    )

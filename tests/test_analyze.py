@@ -1,0 +1,139 @@
+"""Detection + face policy + classification + smoothing on real photos, no threads."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from edge.analyze import EmotionSmoother, FrameAnalyzer, apply_face_policy
+from edge.classify import TFLiteClassifier
+from edge.config import DetectorConfig, FacesConfig, SmoothingConfig
+from edge.detect import MediaPipeFaceDetector
+from edge.payload import result_to_dict
+from edge.types import Detection, Frame
+from tests.conftest import DEFAULT_MODEL
+
+SMALL = Detection((0, 0, 10, 10), 0.9)
+BIG = Detection((50, 0, 40, 40), 0.8)
+MID = Detection((20, 0, 20, 20), 0.7)
+
+
+@pytest.mark.parametrize(
+    ("detections", "policy", "status", "chosen"),
+    [
+        ([], "multiple_faces", "no_face", []),
+        ([], "largest", "no_face", []),
+        ([SMALL], "multiple_faces", "ok", [SMALL]),
+        ([SMALL, BIG], "multiple_faces", "multiple_faces", []),
+        ([SMALL, BIG, MID], "largest", "ok", [BIG]),
+        ([BIG, SMALL, MID], "all", "ok", [SMALL, MID, BIG]),  # left to right
+    ],
+)
+def test_face_policy(detections, policy, status, chosen):
+    assert apply_face_policy(detections, policy) == (status, chosen)
+
+
+def test_smoother_averages_and_forgets_after_a_gap():
+    smoother = EmotionSmoother(["a", "b"], SmoothingConfig(alpha=0.5, reset_after_s=1.0))
+    assert smoother.update(np.array([1.0, 0.0]), 0.0)[0] == "a"
+    label, scores = smoother.update(np.array([0.0, 1.0]), 0.1)
+    assert scores == {"a": 0.5, "b": 0.5}
+    label, scores = smoother.update(np.array([0.0, 1.0]), 0.2)
+    assert label == "b" and scores["b"] == 0.75
+    assert smoother.update(None, 0.9)[0] == "b"  # a short gap keeps it
+    assert smoother.update(None, 1.5) == (None, {})  # a long one forgets
+
+
+def test_one_spike_does_not_flip_the_smoothed_emotion():
+    smoother = EmotionSmoother(["happy", "sad"], SmoothingConfig(alpha=0.3))
+    for t in range(10):
+        smoother.update(np.array([0.9, 0.1]), t * 0.1)
+    assert smoother.update(np.array([0.0, 1.0]), 1.1)[0] == "happy"
+
+
+@pytest.fixture(scope="module")
+def make_analyzer():
+    detectors = []
+
+    def make(policy: str = "multiple_faces") -> FrameAnalyzer:
+        detector = MediaPipeFaceDetector(DetectorConfig())
+        detectors.append(detector)
+        return FrameAnalyzer(
+            detector,
+            TFLiteClassifier(DEFAULT_MODEL, 2),
+            FacesConfig(policy=policy),
+            SmoothingConfig(),
+        )
+
+    yield make
+    for detector in detectors:
+        detector.close()
+
+
+def frame(image: np.ndarray, index: int = 0) -> Frame:
+    return Frame(
+        index=index, image_bgr=image, captured_at_s=time.monotonic(), wall_time_s=time.time()
+    )
+
+
+def test_one_face_is_ok_and_happy(make_analyzer, astronaut_bgr):
+    result = make_analyzer().analyze(frame(astronaut_bgr))
+    assert result.status == "ok"
+    assert len(result.faces) == 1 and result.detected_faces == 1
+    face = result.faces[0]
+    assert face.label == "happy" and face.confidence == max(face.scores.values())
+    assert result.smoothed_label == "happy"
+    assert result.timings.detect_ms > 0 and result.timings.inference_ms > 0
+    assert result.model_name == "fer-mini-xception-int8"
+
+
+def test_no_face_and_two_faces(make_analyzer, no_face_bgr, two_faces_bgr):
+    analyzer = make_analyzer()
+    none = analyzer.analyze(frame(no_face_bgr, 1))
+    assert (none.status, none.faces, none.detected_faces) == ("no_face", (), 0)
+    two = analyzer.analyze(frame(two_faces_bgr, 2))
+    assert (two.status, two.faces, two.detected_faces) == ("multiple_faces", (), 2)
+    assert two.timings.inference_ms == 0.0  # nothing classified
+
+
+@pytest.mark.parametrize(("policy", "classified"), [("largest", 1), ("all", 2)])
+def test_two_faces_with_other_policies(make_analyzer, two_faces_bgr, policy, classified):
+    result = make_analyzer(policy).analyze(frame(two_faces_bgr))
+    assert result.status == "ok"
+    assert len(result.faces) == classified
+    assert all(face.label in face.scores for face in result.faces)
+
+
+def test_payload_schema(make_analyzer, astronaut_bgr, no_face_bgr):
+    analyzer = make_analyzer()
+    ok = result_to_dict(analyzer.analyze(frame(astronaut_bgr, 7)))
+    assert set(ok) == {
+        "schema",
+        "time",
+        "frame",
+        "status",
+        "emotion",
+        "confidence",
+        "scores",
+        "smoothed_emotion",
+        "smoothed_scores",
+        "faces_detected",
+        "faces",
+        "latency_ms",
+        "timings_ms",
+        "model",
+    }
+    assert ok["frame"] == 7 and ok["status"] == "ok" and ok["emotion"] == "happy"
+    assert ok["time"].endswith("Z") and "T" in ok["time"]
+    assert ok["faces"][0]["box_xywh"] == list(ok["faces"][0]["box_xywh"])
+    assert len(ok["faces"][0]["box_xywh"]) == 4
+    assert set(ok["timings_ms"]) == {"detect", "preprocess", "inference", "total"}
+    empty = result_to_dict(analyzer.analyze(frame(no_face_bgr, 8)))
+    assert (empty["status"], empty["emotion"], empty["confidence"], empty["faces"]) == (
+        "no_face",
+        None,
+        None,
+        [],
+    )

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.capture import (
+    Backoff,
+    EndOfStream,
+    ImageSource,
+    OpenCVSource,
+    Pacer,
+    SourceUnavailable,
+    make_source,
+    resolve_source,
+)
+from edge.config import SourceConfig
+from edge.errors import DependencyError, SourceError
+from tests.conftest import write_video
+
+
+@pytest.fixture()
+def clip(tmp_path: Path) -> Path:
+    frames = [np.full((48, 64, 3), i * 20, np.uint8) for i in range(5)]
+    return write_video(tmp_path / "clip.avi", frames, fps=10)
+
+
+@pytest.mark.parametrize(
+    ("uri", "kind", "target"),
+    [
+        ("0", "camera", 0),
+        ("2", "camera", 2),
+        ("/dev/video1", "camera", "/dev/video1"),
+        ("rtsp://10.0.0.2:554/stream", "stream", "rtsp://10.0.0.2:554/stream"),
+        ("http://cam.local/mjpg", "stream", "http://cam.local/mjpg"),
+        ("nvarguscamerasrc ! video/x-raw(memory:NVMM) ! nvvidconv ! appsink", "gstreamer", None),
+        ("picamera2", "picamera2", "picamera2"),
+        ("/tmp/*.jpg", "images", "/tmp/*.jpg"),
+    ],
+)
+def test_source_kind_from_uri(uri, kind, target):
+    spec = resolve_source(SourceConfig(uri=uri))
+    assert spec.kind == kind
+    if target is not None:
+        assert spec.target == target
+
+
+def test_source_kind_from_files(tmp_path: Path, clip: Path, photo_files):
+    assert resolve_source(SourceConfig(uri=str(clip))).kind == "video"
+    assert resolve_source(SourceConfig(uri=str(photo_files["one"]))).kind == "images"
+    assert resolve_source(SourceConfig(uri=str(tmp_path))).kind == "images"
+    with pytest.raises(SourceError, match=r"nothere.mp4: no such file \(source.uri: give"):
+        resolve_source(SourceConfig(uri=str(tmp_path / "nothere.mp4")))
+
+
+def test_backoff_doubles_to_cap_and_resets():
+    backoff = Backoff(1.0, 30.0)
+    assert [backoff.next_delay_s() for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
+    backoff.reset()
+    assert backoff.next_delay_s() == 1.0
+
+
+def test_pacer_spaces_frames_and_never_bursts_after_a_stall():
+    pacer = Pacer(10.0)
+    assert pacer.delay_s(100.0) == 0.0
+    assert pacer.delay_s(100.0) == pytest.approx(0.1)
+    assert pacer.delay_s(100.15) == pytest.approx(0.05)
+    assert pacer.delay_s(105.0) == 0.0  # 5 s stall: restart, no catch-up burst
+    assert pacer.delay_s(105.0) == pytest.approx(0.1)
+
+
+def test_video_file_reads_to_end_then_loops(clip: Path):
+    source = OpenCVSource(resolve_source(SourceConfig(uri=str(clip))), SourceConfig(uri=str(clip)))
+    source.open()
+    assert source.nominal_fps == pytest.approx(10.0)
+    frames = [source.read() for _ in range(5)]
+    assert all(f.shape == (48, 64, 3) for f in frames)
+    with pytest.raises(EndOfStream):
+        source.read()
+    source.close()
+
+    looping = SourceConfig(uri=str(clip), loop=True)
+    source = OpenCVSource(resolve_source(looping), looping)
+    source.open()
+    assert len([source.read() for _ in range(12)]) == 12
+    source.close()
+
+
+def test_file_that_is_not_a_video_fails_with_its_name(tmp_path: Path):
+    bogus = tmp_path / "notes.mp4"
+    bogus.write_text("this is not a video")
+    cfg = SourceConfig(uri=str(bogus))
+    source = make_source(cfg)
+    with pytest.raises(SourceError, match=r"notes.mp4: cannot be opened as video"):
+        source.open()
+
+
+def test_missing_camera_is_unavailable_not_fatal():
+    cfg = SourceConfig(uri="/dev/video99")
+    source = make_source(cfg)
+    assert source.live
+    with pytest.raises(SourceUnavailable):
+        source.open()
+    source.close()
+
+
+def test_images_in_name_order_unreadable_ones_skipped(tmp_path: Path, photo_files):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for name in ("b", "a"):
+        (folder / f"{name}.png").write_bytes(photo_files["one"].read_bytes())
+    (folder / "c.jpg").write_bytes(b"corrupt")
+    (folder / "notes.txt").write_text("ignored")
+    source = ImageSource(str(folder))
+    source.open()
+    assert [Path(p).name for p in source._paths] == ["a.png", "b.png", "c.jpg"]
+    assert source.read().shape == (512, 512, 3)
+    assert source.read().shape == (512, 512, 3)
+    with pytest.raises(EndOfStream):
+        source.read()
+    assert source.skipped == 1
+
+
+def test_empty_image_folder_is_an_error(tmp_path: Path):
+    source = ImageSource(str(tmp_path))
+    with pytest.raises(SourceError, match=r"no images found"):
+        source.open()
+
+
+def test_picamera2_missing_names_the_fix():
+    with pytest.raises(DependencyError, match=r"picamera2 is not importable: on Raspberry Pi OS"):
+        make_source(SourceConfig(kind="picamera2"))

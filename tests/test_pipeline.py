@@ -1,0 +1,216 @@
+"""The threaded pipeline with the real detector and classifier on real video files."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.analyze import FrameAnalyzer
+from edge.capture import make_source
+from edge.classify import TFLiteClassifier
+from edge.config import DetectorConfig, FacesConfig, SmoothingConfig, SourceConfig
+from edge.detect import MediaPipeFaceDetector
+from edge.pipeline import FrameSlot, Pipeline
+from edge.stats import PipelineStats
+from edge.types import Frame, Result
+from tests.conftest import DEFAULT_MODEL, write_video
+
+
+class ListSink:
+    """Collects results; optionally slow, to stand in for a model slower than the camera."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.results: list[Result] = []
+        self.closed = False
+        self.delay_s = delay_s
+
+    def emit(self, result: Result) -> None:
+        self.results.append(result)
+        time.sleep(self.delay_s)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _frame(i: int) -> Frame:
+    return Frame(i, np.zeros((4, 4, 3), np.uint8), time.monotonic(), time.time())
+
+
+def test_slot_drops_and_counts_when_nobody_takes():
+    slot, stop = FrameSlot(), threading.Event()
+    assert slot.publish(_frame(0), wait_taken=False, stop=stop) is False
+    assert slot.publish(_frame(1), wait_taken=False, stop=stop) is True
+    taken = slot.take(0.1)
+    assert taken is not None and taken.index == 1  # the newest one
+    assert slot.take(0.05) is None  # nothing newer
+    frame, seq = slot.peek_newer(0, 0.05)
+    assert frame is not None and frame.index == 1 and seq == 2
+    slot.close()
+    assert slot.drained
+
+
+def test_lossless_slot_waits_until_taken_and_honours_stop():
+    slot, stop = FrameSlot(), threading.Event()
+    slot.publish(_frame(0), wait_taken=True, stop=stop)
+    done = threading.Event()
+
+    def second() -> None:
+        slot.publish(_frame(1), wait_taken=True, stop=stop)
+        done.set()
+
+    threading.Thread(target=second, daemon=True).start()
+    assert not done.wait(0.3)  # blocked: frame 0 not taken yet
+    assert slot.take(0.1).index == 0
+    assert done.wait(1.0)
+    threading.Thread(target=lambda: slot.publish(_frame(2), True, stop), daemon=True).start()
+    stop.set()  # a stop releases a waiting publisher within one poll
+    time.sleep(0.3)
+    assert slot.take(0.1).index == 2
+
+
+@pytest.fixture(scope="module")
+def clip_frames(astronaut_bgr, no_face_bgr, two_faces_bgr) -> list[np.ndarray]:
+    import cv2
+
+    def fit(image: np.ndarray) -> np.ndarray:
+        return cv2.resize(image, (640, 480))
+
+    return [fit(astronaut_bgr)] * 6 + [fit(no_face_bgr)] * 4 + [two_faces_bgr] * 4
+
+
+@pytest.fixture()
+def analyzer():
+    detector = MediaPipeFaceDetector(DetectorConfig())
+    yield FrameAnalyzer(
+        detector, TFLiteClassifier(DEFAULT_MODEL, 2), FacesConfig(), SmoothingConfig()
+    )
+    detector.close()
+
+
+def run_pipeline(cfg: SourceConfig, analyzer, sink, stop=None, **kwargs) -> Pipeline:
+    stop = stop or threading.Event()
+    pipeline = Pipeline(make_source(cfg), analyzer, [sink], cfg, stop, PipelineStats(), **kwargs)
+    pipeline.run()
+    return pipeline
+
+
+def test_unpaced_file_processes_every_frame_in_order(tmp_path: Path, clip_frames, analyzer):
+    clip = write_video(tmp_path / "c.avi", clip_frames)
+    sink = ListSink()
+    pipeline = run_pipeline(SourceConfig(uri=str(clip), realtime=False), analyzer, sink)
+    assert [r.frame_index for r in sink.results] == list(range(len(clip_frames)))
+    assert [r.status for r in sink.results] == ["ok"] * 6 + ["no_face"] * 4 + ["multiple_faces"] * 4
+    assert pipeline.stats.frames_dropped == 0
+
+
+def test_slow_consumer_never_blocks_capture(tmp_path: Path, clip_frames, analyzer):
+    clip = write_video(tmp_path / "c.avi", clip_frames * 3, fps=30)  # 42 frames, 1.4 s
+    sink = ListSink(delay_s=0.25)
+    pipeline = run_pipeline(SourceConfig(uri=str(clip), realtime=True), analyzer, sink)
+    stats = pipeline.stats
+    assert stats.frames_captured == 42  # capture kept its pace
+    assert stats.frames_dropped > 0
+    assert stats.frames_processed == len(sink.results) < 42
+    # every captured frame was either processed or counted as dropped
+    assert stats.frames_processed + stats.frames_dropped == 42
+
+
+def test_camera_that_vanishes_is_reopened(tmp_path: Path, clip_frames, analyzer, caplog):
+    clip = write_video(tmp_path / "cam.avi", clip_frames, fps=30)
+    hidden = tmp_path / "unplugged.avi"
+    cfg = SourceConfig(
+        uri=str(clip), treat_as_camera=True, reconnect_initial_s=0.2, reconnect_max_s=0.4
+    )
+    sink, stop = ListSink(), threading.Event()
+    pipeline = Pipeline(make_source(cfg), analyzer, [sink], cfg, stop, PipelineStats())
+    runner = threading.Thread(target=pipeline.run)
+    caplog.set_level(logging.INFO, logger="edge.pipeline")
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not sink.results and time.monotonic() < deadline:
+            time.sleep(0.05)
+        clip.rename(hidden)  # the camera is unplugged
+        while pipeline.stats.source_state != "reconnecting" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pipeline.stats.source_state == "reconnecting"
+        time.sleep(1.0)  # several failed reopen attempts
+        before = len(sink.results)
+        hidden.rename(clip)  # and plugged back in
+        while len(sink.results) <= before + 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(sink.results) > before + 3
+    finally:
+        stop.set()
+        runner.join(5)
+    assert not runner.is_alive()
+    assert pipeline.failure is None
+    lost = [r for r in caplog.records if "reopening with backoff" in r.getMessage()]
+    back = [r for r in caplog.records if "is back after" in r.getMessage()]
+    assert len(back) >= 1
+    assert len(lost) == len(back)  # one line per change of state, not one per attempt
+
+
+def test_stop_event_ends_a_looping_source_quickly(tmp_path: Path, clip_frames, analyzer):
+    clip = write_video(tmp_path / "c.avi", clip_frames, fps=30)
+    cfg = SourceConfig(uri=str(clip), loop=True)
+    sink, stop = ListSink(), threading.Event()
+    pipeline = Pipeline(make_source(cfg), analyzer, [sink], cfg, stop, PipelineStats())
+    runner = threading.Thread(target=pipeline.run)
+    runner.start()
+    time.sleep(1.5)
+    stopped_at = time.monotonic()
+    stop.set()
+    runner.join(5)
+    assert not runner.is_alive()
+    assert time.monotonic() - stopped_at < 2.0
+    assert len(sink.results) > 14  # it looped past the end of the clip
+
+
+def test_max_frames_and_stage_failure(tmp_path: Path, clip_frames, analyzer):
+    clip = write_video(tmp_path / "c.avi", clip_frames)
+    sink = ListSink()
+    run_pipeline(SourceConfig(uri=str(clip), realtime=False), analyzer, sink, max_frames=3)
+    assert len(sink.results) == 3
+
+    class BrokenSink(ListSink):
+        def emit(self, result: Result) -> None:
+            raise OSError("disk full")
+
+    broken = BrokenSink()
+    started = time.monotonic()
+    with pytest.raises(OSError, match="disk full"):
+        run_pipeline(SourceConfig(uri=str(clip), realtime=False), analyzer, broken)
+    assert time.monotonic() - started < 5  # the failure stopped both threads
+
+
+def test_viewer_sees_every_frame_while_analysis_is_slow(tmp_path: Path, clip_frames, analyzer):
+    clip = write_video(tmp_path / "c.avi", clip_frames * 3, fps=30)  # 42 frames
+
+    class RecordingViewer:
+        def __init__(self) -> None:
+            self.shown: list[tuple[int, int | None]] = []
+
+        def show(self, frame: Frame, result: Result | None) -> None:
+            self.shown.append((frame.index, result.frame_index if result else None))
+
+        def close(self) -> None:
+            pass
+
+    viewer, sink, stop = RecordingViewer(), ListSink(delay_s=0.25), threading.Event()
+    cfg = SourceConfig(uri=str(clip), realtime=True)
+    pipeline = Pipeline(
+        make_source(cfg), analyzer, [sink], cfg, stop, PipelineStats(), viewers=[viewer]
+    )
+    pipeline.run()
+    indexes = [index for index, _ in viewer.shown]
+    assert indexes == sorted(set(indexes))  # in order, none twice
+    assert len(indexes) >= 0.9 * pipeline.stats.frames_captured
+    assert len(sink.results) < len(indexes)  # analysis saw far fewer frames
+    # frames carry the newest result available, never one from the future
+    assert all(res is None or res <= idx for idx, res in viewer.shown)

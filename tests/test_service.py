@@ -1,0 +1,310 @@
+"""systemd integration: notify protocol on a real datagram socket, the real program, the unit."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from edge.service import NotifySocket, ServiceNotifier, judge_progress, watchdog_interval_s
+from edge.stats import PipelineStats
+from tests.conftest import ROOT
+
+UNIT = ROOT / "systemd" / "emotion-edge.service"
+
+
+@pytest.fixture()
+def notify_listener(tmp_path: Path):
+    path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.settimeout(0.2)
+    yield path, sock
+    sock.close()
+
+
+def drain(sock: socket.socket, seconds: float) -> list[str]:
+    """Every message received within `seconds`, one string per datagram."""
+    messages, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            messages.append(sock.recv(4096).decode())
+        except TimeoutError:
+            continue
+    return messages
+
+
+def test_notify_socket_sends_datagrams(notify_listener):
+    path, sock = notify_listener
+    notifier = NotifySocket(str(path))
+    assert notifier.enabled
+    assert notifier.send("READY=1", "STATUS=hello")
+    assert sock.recv(4096) == b"READY=1\nSTATUS=hello"
+    notifier.close()
+    assert not NotifySocket("").enabled and NotifySocket("").send("READY=1") is False
+
+
+def test_notify_to_a_vanished_socket_is_not_fatal(tmp_path: Path):
+    notifier = NotifySocket(str(tmp_path / "gone.sock"))
+    assert notifier.send("WATCHDOG=1") is False
+
+
+@pytest.mark.parametrize(
+    ("usec", "pid", "expected"),
+    [
+        ("10000000", None, 5.0),
+        ("10000000", "self", 5.0),
+        ("10000000", "1", None),
+        (None, None, None),
+        ("x", None, None),
+    ],
+)
+def test_watchdog_interval_is_half_of_watchdog_usec(monkeypatch, usec, pid, expected):
+    for name, value in (("WATCHDOG_USEC", usec), ("WATCHDOG_PID", pid)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, str(os.getpid()) if value == "self" else value)
+    assert watchdog_interval_s() == expected
+
+
+def _stats(state: str, capture_age: float | None, result_age: float | None, now: float):
+    stats = PipelineStats()
+    stats.source_state = state
+    stats.last_capture_at_s = None if capture_age is None else now - capture_age
+    stats.last_result_at_s = None if result_age is None else now - result_age
+    return stats
+
+
+@pytest.mark.parametrize(
+    ("state", "capture_age", "result_age", "healthy", "text"),
+    [
+        ("streaming", 0.1, 0.2, True, "running"),
+        ("streaming", 0.1, 30.0, False, "no frame processed for 10 s"),  # classifier stuck
+        ("streaming", 30.0, 30.0, False, "no frame captured for 10 s"),  # camera hangs
+        ("starting", None, None, False, "no frame captured"),
+        ("reconnecting", 60.0, 60.0, True, "camera lost, reconnecting"),
+    ],
+)
+def test_progress_judgement(state, capture_age, result_age, healthy, text):
+    now = 1000.0
+    progress = judge_progress(_stats(state, capture_age, result_age, now), now, 10.0)
+    assert progress.healthy is healthy
+    assert text in progress.state
+
+
+def test_notifier_sends_ready_once_then_watchdog_only_while_healthy(notify_listener, monkeypatch):
+    path, sock = notify_listener
+    monkeypatch.setenv("WATCHDOG_USEC", "100000")  # ping every 50 ms
+    notifier = ServiceNotifier(stall_after_s=0.5, sock=NotifySocket(str(path)))
+    stats = PipelineStats()
+    notifier.tick(stats)
+    assert drain(sock, 0.2) == []  # nothing processed yet: not ready, no pings
+    stats.last_capture_at_s = stats.last_result_at_s = stats.first_result_at_s = time.monotonic()
+    stats.source_state = "streaming"
+    notifier.tick(stats)
+    first = drain(sock, 0.2)
+    assert first[0].startswith("READY=1")
+    assert "WATCHDOG=1" in first
+    time.sleep(0.6)  # the pipeline stops making progress
+    for _ in range(5):
+        notifier.tick(stats)
+        time.sleep(0.06)
+    stalled = drain(sock, 0.2)
+    assert "WATCHDOG=1" not in stalled
+    assert any("STATUS=no frame captured" in m for m in stalled)
+    notifier.stopping()
+    assert drain(sock, 0.2) == ["STOPPING=1\nSTATUS=stopping"]
+
+
+def _render_unit(tmp_path: Path, prefix: Path) -> Path:
+    unit = tmp_path / "emotion-edge.service"
+    unit.write_text(UNIT.read_text().replace("@PREFIX@", str(prefix)))
+    return unit
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
+def test_unit_verifies(tmp_path: Path):
+    # ExecStart must exist for verify: point the unit at this checkout's venv
+    unit = _render_unit(tmp_path, ROOT)
+    proc = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "emotion-edge.service" not in proc.stderr, proc.stderr  # no warnings about our unit
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
+def test_unit_exposure_is_ok_or_better(tmp_path: Path):
+    unit = _render_unit(tmp_path, ROOT)
+    proc = subprocess.run(
+        ["systemd-analyze", "security", "--offline=yes", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    line = next(x for x in proc.stdout.splitlines() if "Overall exposure level" in x)
+    score = float(line.split(":")[1].split()[0])
+    assert score <= 4.0, line
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "Type=notify",
+        "WatchdogSec=",
+        "Restart=on-failure",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "DevicePolicy=closed",
+        "LoadCredential=mqtt_password:",
+        "ExecStartPre=@PREFIX@/.venv/bin/emotion-edge check-config /etc/emotion-edge/config.yaml",
+        "StartLimitBurst=",
+        "StateDirectory=emotion-edge",
+        "User=emotion-edge",
+    ],
+)
+def test_unit_has_the_settings_the_service_relies_on(setting):
+    assert any(line.startswith(setting) for line in UNIT.read_text().splitlines())
+
+
+def setup(env: dict[str, str], option: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(ROOT / "setup.sh"), option],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_install_layout_in_a_staging_root(tmp_path: Path):
+    dest = tmp_path / "root"
+    env = {**os.environ, "DESTDIR": str(dest), "PREFIX": "/opt/emotion-edge"}
+    proc = setup(env, "--install-service")
+    assert proc.returncode == 0, proc.stderr
+    app = dest / "opt/emotion-edge"
+    for part in (
+        "edge/cli.py",
+        "setup.sh",
+        "config.yaml",
+        "models/face_detection_short_range.tflite",
+        "systemd/emotion-edge.service",
+    ):
+        assert (app / part).is_file(), part
+    assert not (app / ".venv").exists()  # a staging root gets no venv: it is built on the target
+    unit = (dest / "etc/systemd/system/emotion-edge.service").read_text()
+    assert "@PREFIX@" not in unit
+    assert (
+        "ExecStart=/opt/emotion-edge/.venv/bin/emotion-edge run --config /etc/emotion-edge/config.yaml"
+        in unit
+    )
+    config = dest / "etc/emotion-edge/config.yaml"
+    assert config.read_text() == (ROOT / "config.yaml").read_text()
+    password = dest / "etc/emotion-edge/mqtt_password"
+    assert password.stat().st_size == 0 and (password.stat().st_mode & 0o777) == 0o600
+    assert "journalctl -u emotion-edge -f" in proc.stdout
+
+    # a second install keeps an edited config and puts the new default beside it
+    config.write_text(config.read_text().replace("level: INFO", "level: DEBUG"))
+    proc = setup(env, "--install-service")
+    assert proc.returncode == 0, proc.stderr
+    assert "level: DEBUG" in config.read_text()
+    assert (config.parent / "config.yaml.dist").read_text() == (ROOT / "config.yaml").read_text()
+
+    proc = setup(env, "--uninstall-service")
+    assert proc.returncode == 0, proc.stderr
+    assert not app.exists()
+    assert not (dest / "etc/systemd/system/emotion-edge.service").exists()
+    assert config.exists()  # the user's config survives removal
+
+
+def test_real_program_notifies_ready_watchdog_stall_and_stopping(
+    tmp_path: Path, notify_listener, astronaut_bgr
+):
+    """A network camera that stops sending while its connection stays open: the pings stop."""
+    import signal
+
+    from tests.conftest import EMOTION_EDGE
+    from tests.mjpeg_server import MjpegCamera
+
+    path, sock = notify_listener
+    config = tmp_path / "c.yaml"
+    config.write_text("service:\n  stall_after_s: 1.0\nstats:\n  interval_s: 0\n")
+    env = {**os.environ, "NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "400000"}
+    env.pop("WATCHDOG_PID", None)
+    with MjpegCamera(astronaut_bgr) as camera:
+        proc = subprocess.Popen(
+            [
+                *EMOTION_EDGE,
+                "run",
+                "--config",
+                str(config),
+                "--source",
+                camera.url,
+                "--output",
+                str(tmp_path / "r.jsonl"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            streaming = drain(sock, 8.0)
+            camera.hang.set()  # frames stop; the TCP connection stays open
+            hanging = drain(sock, 3.0)  # read timeout is 5 s: still inside the hang
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = proc.communicate(timeout=15)
+            stopping = drain(sock, 0.5)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, stderr
+    assert streaming[0].startswith("READY=1"), streaming[:3]
+    assert streaming.count("WATCHDOG=1") >= 5
+    assert any(m.startswith("STATUS=running: capture") for m in streaming)
+    stalled_at = next(i for i, m in enumerate(hanging) if "STATUS=no frame captured for 1 s" in m)
+    assert "WATCHDOG=1" not in hanging[stalled_at:], hanging  # pings stop once it is stuck
+    assert "watchdog not fed: no frame captured" in stderr
+    assert any(m.startswith("STOPPING=1") for m in stopping + hanging)
+
+
+def test_logs_under_the_journal_carry_priorities_and_no_timestamps(tmp_path: Path, photo_files):
+    from tests.conftest import EMOTION_EDGE
+
+    log_file = tmp_path / "stderr.log"
+    with log_file.open("w") as stderr:
+        info = os.fstat(stderr.fileno())
+        env = {**os.environ, "JOURNAL_STREAM": f"{info.st_dev}:{info.st_ino}"}
+        proc = subprocess.run(
+            [*EMOTION_EDGE, "run", "--source", str(photo_files["one"])],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 0
+    lines = [line for line in log_file.read_text().splitlines() if line.startswith("<")]
+    assert any(line.startswith("<6>edge.runner: running: images") for line in lines), lines
+
+    # the same run on a terminal gets timestamps and level names instead
+    proc = subprocess.run(
+        [*EMOTION_EDGE, "run", "--source", str(photo_files["one"])],
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert " INFO edge.runner: running: images" in proc.stderr
+    assert "<6>" not in proc.stderr

@@ -1,0 +1,103 @@
+"""Classify only when needed: identity by overlap, reuse while unchanged."""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.analyze import FrameAnalyzer
+from edge.classify import TFLiteClassifier
+from edge.config import DetectorConfig, FacesConfig, ReuseConfig, SmoothingConfig
+from edge.detect import MediaPipeFaceDetector
+from edge.track import FaceTracks, iou, thumbnail
+from edge.types import Frame
+from tests.conftest import DEFAULT_MODEL
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ((0, 0, 10, 10), (0, 0, 10, 10), 1.0),
+        ((0, 0, 10, 10), (5, 0, 10, 10), 50 / 150),
+        ((0, 0, 10, 10), (20, 20, 5, 5), 0.0),
+    ],
+)
+def test_iou(a, b, expected):
+    assert iou(a, b) == pytest.approx(expected)
+
+
+PROBS = np.array([0.1, 0.9])
+BOX = (100, 100, 80, 80)
+
+
+@pytest.fixture()
+def tracks_with_one_face():
+    tracks = FaceTracks(ReuseConfig(max_age_s=1.0, max_move=0.1, max_change=6.0))
+    thumb = np.full((16, 16), 100, np.int16)
+    tracks.update(None, BOX, thumb, PROBS, now_s=0.0, classified=True)
+    return tracks, thumb
+
+
+@pytest.mark.parametrize(
+    ("box", "thumb_delta", "now_s", "reused"),
+    [
+        (BOX, 0, 0.5, True),  # same place, same pixels, fresh
+        ((104, 102, 80, 80), 3, 0.5, True),  # jitter below the thresholds
+        ((120, 100, 80, 80), 0, 0.5, False),  # moved 25% of its size
+        ((100, 100, 100, 100), 0, 0.5, False),  # grew 25%
+        (BOX, 20, 0.5, False),  # expression changed
+        (BOX, 0, 1.5, False),  # too old
+    ],
+)
+def test_reuse_only_while_unchanged(tracks_with_one_face, box, thumb_delta, now_s, reused):
+    tracks, thumb = tracks_with_one_face
+    track = tracks.match(box)
+    assert track is not None
+    result = tracks.reusable(track, box, thumb + thumb_delta, now_s)
+    assert (result is not None) is reused
+
+
+def test_new_face_elsewhere_gets_no_scores_and_stale_tracks_go(tracks_with_one_face):
+    tracks, _ = tracks_with_one_face
+    assert tracks.match((400, 100, 80, 80)) is None
+    tracks.forget_stale(now_s=5.0)
+    assert tracks.tracks == []
+
+
+def test_disabled_never_reuses(tracks_with_one_face):
+    tracks, thumb = tracks_with_one_face
+    tracks.cfg = ReuseConfig(enabled=False)
+    assert tracks.reusable(tracks.match(BOX), BOX, thumb, 0.1) is None
+
+
+def test_still_scene_calls_the_classifier_once_per_max_age(astronaut_bgr):
+    detector = MediaPipeFaceDetector(DetectorConfig())
+    try:
+        analyzer = FrameAnalyzer(
+            detector,
+            TFLiteClassifier(DEFAULT_MODEL, 2),
+            FacesConfig(),
+            SmoothingConfig(),
+            ReuseConfig(max_age_s=1.0),
+        )
+        start = time.monotonic()
+        results = []
+        for i in range(30):  # 30 frames of one still face over 1.5 s of capture time
+            frame = Frame(i, astronaut_bgr, start + i * 0.05, time.time())
+            results.append(analyzer.analyze(frame))
+    finally:
+        detector.close()
+    assert analyzer.classifier_calls == 2  # at 0 s and once the scores were 1 s old
+    assert all(r.faces[0].label == "happy" for r in results)
+    assert sum(r.faces[0].reused for r in results) == 28
+    assert results[1].timings.inference_ms == 0.0
+
+
+def test_thumbnail_is_small_and_signed(astronaut_bgr):
+    thumb = thumbnail(astronaut_bgr[80:180, 170:280])
+    assert thumb.shape == (16, 16) and thumb.dtype == np.int16
+    darker = thumbnail(cv2.convertScaleAbs(astronaut_bgr[80:180, 170:280], alpha=0.5))
+    assert float(np.mean(np.abs(thumb - darker))) > 6.0
