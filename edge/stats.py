@@ -74,13 +74,14 @@ class PipelineStats:
             for face in result.faces:
                 self._emotions[face.label] += 1
             t = result.timings
-            for name, value in (
+            samples = [
                 ("detect", t.detect_ms),
-                ("preprocess", t.preprocess_ms),
-                ("inference", t.inference_ms),
                 ("total", t.total_ms),
                 ("latency", result.latency_ms),
-            ):
+            ]
+            if t.inference_ms > 0:  # frames where the classifier ran, not reused or faceless
+                samples += [("preprocess", t.preprocess_ms), ("inference", t.inference_ms)]
+            for name, value in samples:
                 self._stage_ms.setdefault(name, deque(maxlen=WINDOW)).append(value)
 
     def snapshot(self) -> StatsSnapshot:

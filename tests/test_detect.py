@@ -58,3 +58,20 @@ def test_corrupt_detector_model_is_a_model_error(tmp_path: Path):
     bad.write_bytes(np.random.default_rng(0).bytes(4096))
     with pytest.raises(ModelError, match=r"bad.tflite: not a usable BlazeFace model"):
         MediaPipeFaceDetector(DetectorConfig(model_path=str(bad)))
+
+
+def test_downscaled_detection_reports_boxes_in_full_frame_pixels(astronaut_bgr):
+    import cv2
+
+    big = cv2.resize(astronaut_bgr, (1920, 1080))
+    boxes = {}
+    for max_width in (None, 640):
+        det = MediaPipeFaceDetector(DetectorConfig(max_width_px=max_width))
+        try:
+            found = det.detect(big, 1000)
+        finally:
+            det.close()
+        assert len(found) == 1
+        boxes[max_width] = found[0].box_xywh
+    full, small = boxes[None], boxes[640]
+    assert all(abs(a - b) <= 0.1 * full[2] for a, b in zip(full, small, strict=True)), boxes

@@ -33,9 +33,29 @@ from edge.bench.runs import (
 from edge.classify import TFLiteClassifier
 from edge.config import Config, ReuseConfig
 from edge.detect import MediaPipeFaceDetector
+from edge.preprocess import crop_with_margin
 from edge.types import Frame, Result
 
 THREAD_SWEEP = (1, 2, 4)
+CACHE = Path(__file__).resolve().parents[2] / ".cache" / "models"
+
+
+def cached_models(vgg19: bool, default_model: Path) -> list[Path]:
+    """Build (once, with TensorFlow) what the comparison needs: float twin, VGG19-150 int8."""
+    extra = []
+    twin = CACHE / default_model.name.replace("int8", "float32")
+    if not twin.is_file() and default_model.name.startswith("emotion_fer"):
+        from convert.default_model import build_float_twin
+
+        build_float_twin(twin)
+    if vgg19:
+        vgg = CACHE / "vgg19_150_random_int8.tflite"
+        if not vgg.is_file():
+            from convert.vgg19 import random_vgg19_int8
+
+            random_vgg19_int8(vgg)
+        extra.append(vgg)
+    return extra
 
 
 def default_draw() -> Draw:
@@ -181,6 +201,46 @@ def _frame(index: int, image: np.ndarray) -> Frame:
     return Frame(index, image, time.monotonic(), time.time())
 
 
+def face_crops(bench: Bench, frames: list[np.ndarray]) -> list[np.ndarray]:
+    """The crops the classifier sees on the clip, from the real detector and crop rule."""
+    detector = MediaPipeFaceDetector(bench.config.detector)
+    crops = []
+    try:
+        for i, image in enumerate(frames):
+            for det in detector.detect(image, i * 67):
+                size = (image.shape[1], image.shape[0])
+                x0, y0, x1, y1 = crop_with_margin(det.box_xywh, bench.config.faces.margin, size)
+                crops.append(image[y0:y1, x0:x1])
+    finally:
+        detector.close()
+    return crops
+
+
+def model_pair(float_model: Path, int8_model: Path, crops: list[np.ndarray]) -> dict[str, Any]:
+    """Latency of each and how often the int8 model's top-1 equals the float model's."""
+    float_c, int8_c = TFLiteClassifier(float_model), TFLiteClassifier(int8_model)
+    f_ms, q_ms, same = [], [], 0
+    for crop in crops:
+        f_out, q_out = float_c.classify(crop), int8_c.classify(crop)
+        f_ms.append(f_out.inference_ms)
+        q_ms.append(q_out.inference_ms)
+        same += int(np.argmax(f_out.probabilities) == np.argmax(q_out.probabilities))
+    return {
+        "float_model": str(float_model),
+        "int8_model": str(int8_model),
+        "float_ms": percentiles(f_ms),
+        "int8_ms": percentiles(q_ms),
+        "faces": len(crops),
+        "top1_agreement": round(same / max(1, len(crops)), 4),
+    }
+
+
+def float_twin(model: Path) -> Path | None:
+    twin = model.with_name(model.name.replace("int8", "float32"))
+    cached = CACHE / twin.name
+    return next((p for p in (twin, cached) if p != model and p.is_file()), None)
+
+
 def run_bench(
     config: Config, source: Path, models: list[Path], paced_s: float, quick: bool
 ) -> dict[str, Any]:
@@ -203,4 +263,7 @@ def run_bench(
         entry["startup"] = bench.startup(model)
         report["models"][model.stem] = entry
     report["reuse"] = bench.reuse(models[0], frames, fps)
+    twin = float_twin(models[0])
+    if twin is not None:
+        report["model_pair"] = model_pair(twin, models[0], face_crops(bench, frames))
     return report
