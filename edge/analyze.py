@@ -65,6 +65,11 @@ class EmotionSmoother:
         return best, scores_by_label(self.labels, self._average)
 
 
+def _region(image: np.ndarray, xyxy: tuple[int, int, int, int]) -> np.ndarray:
+    x0, y0, x1, y1 = xyxy
+    return image[y0:y1, x0:x1]
+
+
 class FrameAnalyzer:
     def __init__(
         self,
@@ -94,19 +99,22 @@ class FrameAnalyzer:
         primary_area = -1
         now_s = frame.captured_at_s
         for det in chosen:
-            x0, y0, x1, y1 = crop_with_margin(det.box_xywh, self.faces_cfg.margin, frame.size_wh)
-            crop = frame.image_bgr[y0:y1, x0:x1]
-            thumb = thumbnail(crop)
+            crop_xyxy = crop_with_margin(det.box_xywh, self.faces_cfg.margin, frame.size_wh)
             track = self.tracks.match(det.box_xywh)
-            probabilities = self.tracks.reusable(track, det.box_xywh, thumb, now_s)
+            probabilities = None
+            if track is not None:
+                region = _region(frame.image_bgr, track.crop_xyxy)
+                probabilities = self.tracks.reusable(track, det.box_xywh, thumbnail(region), now_s)
             reused = probabilities is not None
+            thumb = None
             if probabilities is None:
+                crop = _region(frame.image_bgr, crop_xyxy)
                 out = self.classifier.classify(crop)
                 self.classifier_calls += 1
                 preprocess_ms += out.preprocess_ms
                 inference_ms += out.inference_ms
-                probabilities = out.probabilities
-            self.tracks.update(track, det.box_xywh, thumb, probabilities, now_s, not reused)
+                probabilities, thumb = out.probabilities, thumbnail(crop)
+            self.tracks.update(track, det.box_xywh, crop_xyxy, thumb, probabilities, now_s)
             if det.area_px > primary_area:
                 primary_probs, primary_area = probabilities, det.area_px
             best = int(np.argmax(probabilities))

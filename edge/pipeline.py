@@ -216,7 +216,8 @@ class Pipeline:
                     return
         except BaseException as exc:
             self.failure = self.failure or exc
-            self.stop.set()
+        finally:
+            self.stop.set()  # analysis is over, for whatever reason: so is the run, at once
 
     # -- viewer thread: every captured frame, at the camera's rate ---------------------
     def _view_loop(self) -> None:

@@ -2,8 +2,10 @@
 
 A face keeps its identity from frame to frame by box overlap (IoU). It is sent to
 the classifier again only when its box moved or resized noticeably, its pixels
-changed (mean absolute difference of a small grayscale thumbnail), or its last
-scores are older than `max_age_s`. On a small CPU running a VGG19 this is the
+changed, or its last scores are older than `max_age_s`. Pixels are compared in the
+region that was classified (a small grayscale thumbnail of the same crop rectangle),
+not in the new detection's crop: detector boxes jitter by a few pixels from frame to
+frame, and that alone would look like a changed face. On a small CPU running a VGG19 this is the
 difference between a fresh result every few hundred ms and one every frame.
 """
 
@@ -39,8 +41,9 @@ class Track:
     """A face seen in recent frames and what the classifier last said about it."""
 
     box_xywh: tuple[int, int, int, int]
+    crop_xyxy: tuple[int, int, int, int]  # the region that was classified
     probabilities: np.ndarray
-    thumb: np.ndarray
+    thumb: np.ndarray  # thumbnail of that region then
     classified_at_s: float
     seen_at_s: float
 
@@ -62,10 +65,13 @@ class FaceTracks:
         self,
         track: Track | None,
         box_xywh: tuple[int, int, int, int],
-        thumb: np.ndarray,
+        region_thumb: np.ndarray,
         now_s: float,
     ) -> np.ndarray | None:
-        """The track's last probabilities if nothing relevant changed, else None."""
+        """The track's last probabilities if nothing relevant changed, else None.
+
+        `region_thumb` is this frame's thumbnail of `track.crop_xyxy`.
+        """
         if not self.cfg.enabled or track is None:
             return None
         if now_s - track.classified_at_s > self.cfg.max_age_s:
@@ -77,7 +83,7 @@ class FaceTracks:
         resized = abs(w - tw) / size
         if moved > self.cfg.max_move or resized > self.cfg.max_move:
             return None
-        if float(np.mean(np.abs(thumb - track.thumb))) > self.cfg.max_change:
+        if float(np.mean(np.abs(region_thumb - track.thumb))) > self.cfg.max_change:
             return None
         return track.probabilities
 
@@ -85,16 +91,20 @@ class FaceTracks:
         self,
         track: Track | None,
         box_xywh: tuple[int, int, int, int],
-        thumb: np.ndarray,
+        crop_xyxy: tuple[int, int, int, int],
+        thumb: np.ndarray | None,
         probabilities: np.ndarray,
         now_s: float,
-        classified: bool,
     ) -> Track:
+        """Record a face: `thumb` (of `crop_xyxy`) is given when it was just classified."""
         if track is None:
-            track = Track(box_xywh, probabilities, thumb, now_s, now_s)
+            if thumb is None:
+                raise ValueError("a new track needs the thumbnail of its classified crop")
+            track = Track(box_xywh, crop_xyxy, probabilities, thumb, now_s, now_s)
             self.tracks.append(track)
-        elif classified:
-            track.box_xywh, track.probabilities, track.thumb = box_xywh, probabilities, thumb
+        elif thumb is not None:
+            track.box_xywh, track.crop_xyxy = box_xywh, crop_xyxy
+            track.probabilities, track.thumb = probabilities, thumb
             track.classified_at_s = now_s
         track.seen_at_s = now_s
         return track
