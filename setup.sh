@@ -91,10 +91,14 @@ if [ "$IS_JETSON" -eq 1 ]; then
 fi
 if [ "$WANT_DEV" -eq 1 ]; then
     # services and tools the tests run for real
-    SYSTEM_PKGS+=(systemd)
+    SYSTEM_PKGS+=(systemd mosquitto mosquitto-clients openssl)
 fi
 if [ ${#SYSTEM_PKGS[@]} -gt 0 ]; then
     apt_install "${SYSTEM_PKGS[@]}"
+fi
+if [ "$WANT_DEV" -eq 1 ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    # the tests start their own brokers on free ports; Debian's system broker is not wanted
+    $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true
 fi
 
 if [ -x "$VENV/bin/python" ] && ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then

@@ -45,9 +45,8 @@ class TFLiteClassifier:
     def __init__(self, model_path: Path, threads: int | None = None) -> None:
         require_model_file(model_path)
         self.meta: ModelMeta = load_model_meta(model_path)
-        self.interpreter, self.backend = load_interpreter(
-            model_path, threads or os.cpu_count() or 1
-        )
+        self.threads = threads or os.cpu_count() or 1
+        self.interpreter, self.backend = load_interpreter(model_path, self.threads)
         self.model_path = model_path
         self.labels = list(self.meta.labels)
         self.name = self.meta.name

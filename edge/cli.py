@@ -51,6 +51,8 @@ RUN_OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
     "--output": ("output.jsonl", {"metavar": "FILE", "help": "JSON Lines file, or - for stdout"}),
     "--stats-interval": ("stats.interval_s", {"type": float, "metavar": "SECONDS"}),
     "--log-level": ("logging.level", {"choices": ["DEBUG", "INFO", "WARNING", "ERROR"]}),
+    "--mqtt-host": ("mqtt.host", {"help": "publish over MQTT to this broker (turns MQTT on)"}),
+    "--mqtt-port": ("mqtt.port", {"type": int}),
 }
 
 
@@ -119,6 +121,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         for key, _ in RUN_OVERRIDES.values()
         if getattr(args, key) is not None
     }
+    if "mqtt.host" in overrides:
+        overrides["mqtt.enabled"] = True
     if args.demo:
         overrides.setdefault("source.uri", str(DEMO_SAMPLE))
         overrides.setdefault("source.kind", "auto")
@@ -128,9 +132,11 @@ def config_from_args(args: argparse.Namespace) -> Config:
 def cmd_check_config(args: argparse.Namespace) -> int:
     path = _config_path(args.path)
     config = load_config(path)
-    missing = [str(p) for p in (resolve_app_path(config.classifier.model),) if not p.is_file()]
-    if missing:
-        raise ConfigError(f"{path}: classifier.model: {missing[0]} does not exist")
+    model = resolve_app_path(config.classifier.model)
+    if not model.is_file():
+        raise ConfigError(f"{path}: classifier.model: {model} does not exist")
+    if config.mqtt.enabled:
+        config.mqtt.resolve_password()
     print(f"{path or 'defaults'}: OK")
     return EXIT_OK
 

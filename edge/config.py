@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from edge.config_mqtt import MqttConfig
 from edge.errors import ConfigError
 
 APP_ROOT = Path(__file__).resolve().parent.parent
@@ -216,6 +217,7 @@ class Config(_Section):
     output: OutputConfig = Field(default_factory=OutputConfig, description="result outputs")
     stats: StatsConfig = Field(default_factory=StatsConfig, description="periodic stats line")
     service: ServiceConfig = Field(default_factory=ServiceConfig, description="systemd")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig, description="MQTT publishing")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="logging")
 
 

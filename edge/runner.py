@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.analyze import FrameAnalyzer
-from edge.capture import Source, make_source
+from edge.capture import make_source
 from edge.classify import TFLiteClassifier
 from edge.config import Config, resolve_app_path
 from edge.detect import MediaPipeFaceDetector
@@ -25,11 +25,18 @@ from edge.stats import PipelineStats, peak_rss_mb, process_age_s
 log = logging.getLogger(__name__)
 
 
-def build_sinks(config: Config) -> list[Sink]:
+def build_sinks(
+    config: Config, labels: list[str], model_name: str, stats: PipelineStats
+) -> list[Sink]:
     sinks: list[Sink] = []
+    if config.mqtt.enabled:
+        from edge.sinks.mqtt_sink import MqttSink  # paho only when MQTT is on
+
+        password = config.mqtt.resolve_password()
+        sinks.append(MqttSink(config.mqtt, labels, model_name, stats, password))
     target = config.output.jsonl
     if target == "auto":
-        target = "-" if not sinks else None  # further sinks (MQTT, display) plug in above
+        target = None if sinks else "-"  # stdout only when nothing else takes the results
     if target is not None:
         sinks.append(JsonLinesSink(target))
     return sinks
@@ -97,52 +104,40 @@ def run_pipeline(
     summary_json: Path | None = None,
 ) -> int:
     source = make_source(config.source)  # resolves the source first: a typo fails fast
-    classifier = TFLiteClassifier(
-        resolve_app_path(config.classifier.model), config.classifier.threads
-    )
+    model_path = resolve_app_path(config.classifier.model)
+    classifier = TFLiteClassifier(model_path, config.classifier.threads)
+    stats = PipelineStats()
     with contextlib.ExitStack() as closing:  # closes in reverse order of opening
         detector = MediaPipeFaceDetector(config.detector)
         closing.callback(detector.close)
-        sinks = build_sinks(config)
+        sinks = build_sinks(config, classifier.labels, classifier.name, stats)
         for sink in sinks:
             closing.callback(sink.close)
-        return _run(config, source, classifier, detector, sinks, stop, max_frames, summary_json)
-
-
-def _run(
-    config: Config,
-    source: Source,
-    classifier: TFLiteClassifier,
-    detector: MediaPipeFaceDetector,
-    sinks: list[Sink],
-    stop: threading.Event,
-    max_frames: int | None,
-    summary_json: Path | None,
-) -> int:
-    analyzer = FrameAnalyzer(detector, classifier, config.faces, config.smoothing, config.reuse)
-    stats = PipelineStats()
-    notifier = ServiceNotifier(config.service.stall_after_s)  # a no-op outside systemd
-    pipeline = Pipeline(
-        source, analyzer, sinks, config.source, stop, stats, max_frames, supervisor=notifier
-    )
-    log.info(
-        "running: %s -> %s (%s, %s), detector %s, outputs %s",
-        source.description,
-        classifier.name,
-        classifier.backend,
-        config.classifier.threads or "auto threads",
-        config.detector.model,
-        ", ".join(getattr(s, "description", "?") for s in sinks) or "none",
-    )
-    started = time.monotonic()
-    pipeline.run(stats_interval_s=config.stats.interval_s)
+        analyzer = FrameAnalyzer(detector, classifier, config.faces, config.smoothing, config.reuse)
+        notifier = ServiceNotifier(config.service.stall_after_s)  # a no-op outside systemd
+        pipeline = Pipeline(
+            source, analyzer, sinks, config.source, stop, stats, max_frames, supervisor=notifier
+        )
+        outputs = ", ".join(getattr(s, "description", type(s).__name__) for s in sinks)
+        log.info(
+            "running: %s -> %s (%s, %s threads), detector %s, outputs %s",
+            source.description,
+            classifier.name,
+            classifier.backend,
+            classifier.threads,
+            config.detector.model,
+            outputs or "none",
+        )
+        started = time.monotonic()
+        pipeline.run(stats_interval_s=config.stats.interval_s)
+        elapsed_s = time.monotonic() - started
     summary = build_summary(
         stats,
-        time.monotonic() - started,
+        elapsed_s,
         {
             "model": classifier.name,
             "interpreter": classifier.backend,
-            "threads": config.classifier.threads or "auto",
+            "threads": classifier.threads,
             "detector": config.detector.model,
             "source": source.description,
             "classifier_calls": analyzer.classifier_calls,

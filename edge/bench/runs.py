@@ -177,7 +177,7 @@ def paced_run(
     if not recorder.results:
         return {"results": 0}
     t_first = recorder.results[0][0]
-    window_s = min(60.0, duration_s / 3)  # a minute, or a third of a shorter run
+    window_s = min(60.0, duration_s / 2)  # the first and last minute, or halves of a short run
     first = [lat for t, lat, _ in recorder.results if t - t_first <= window_s]
     last = [lat for t, lat, _ in recorder.results if recorder.results[-1][0] - t <= window_s]
     return {

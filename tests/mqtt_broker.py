@@ -1,0 +1,179 @@
+"""A real Mosquitto for tests: loopback only, a free port, stopped by its pid; and a subscriber."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], object], timeout_s: float, step_s: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step_s)
+    return bool(predicate())
+
+
+def make_test_ca(folder: Path, name: str) -> dict[str, Path]:
+    """A CA and a server certificate for 127.0.0.1/localhost, made with the openssl CLI."""
+    ca_key, ca_crt = folder / f"{name}-ca.key", folder / f"{name}-ca.crt"
+    key, csr, crt = folder / f"{name}.key", folder / f"{name}.csr", folder / f"{name}.crt"
+    ext = folder / f"{name}.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        f"/CN={name} CA",
+        "-keyout",
+        str(ca_key),
+        "-out",
+        str(ca_crt),
+    )
+    run(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+    )
+    run(
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca_crt),
+        "-CAkey",
+        str(ca_key),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        str(ext),
+        "-out",
+        str(crt),
+    )
+    return {"ca": ca_crt, "cert": crt, "key": key}
+
+
+@dataclass
+class Broker:
+    folder: Path
+    port: int = field(default_factory=free_port)
+    users: dict[str, str] = field(default_factory=dict)
+    tls: dict[str, Path] | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Broker:
+        assert shutil.which("mosquitto"), "mosquitto missing: ./setup.sh --dev installs it"
+        # started as root, mosquitto would switch to its own user, who cannot read pytest's
+        # private temporary folders: keep it as whoever runs the tests
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "persistence false",
+            f"user {pwd.getpwuid(os.getuid()).pw_name}",
+            f"log_dest file {self.folder / 'mosquitto.log'}",
+        ]
+        if self.users:
+            passwd = self.folder / "passwd"
+            passwd.unlink(missing_ok=True)
+            for user, password in self.users.items():
+                flags = ["-b", "-c"] if not passwd.exists() else ["-b"]
+                subprocess.run(
+                    ["mosquitto_passwd", *flags, str(passwd), user, password],
+                    check=True,
+                    capture_output=True,
+                    timeout=30,
+                )
+            lines += ["allow_anonymous false", f"password_file {passwd}"]
+        else:
+            lines.append("allow_anonymous true")
+        if self.tls:
+            lines += [
+                f"cafile {self.tls['ca']}",
+                f"certfile {self.tls['cert']}",
+                f"keyfile {self.tls['key']}",
+            ]
+        conf = self.folder / "mosquitto.conf"
+        conf.write_text("\n".join(lines) + "\n")
+        self.process = subprocess.Popen(
+            ["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        if not wait_until(self._accepts, 10):
+            self.stop()
+            raise RuntimeError(f"mosquitto did not start: {(self.folder / 'mosquitto.log')}")
+        return self
+
+    def _accepts(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+
+
+class Subscriber:
+    """Collects every message under `topics`, retained ones included."""
+
+    def __init__(self, port: int, topics: list[str]) -> None:
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{id(self)}")
+        self.client.on_message = self._on_message
+        self.client.on_connect = lambda c, u, f, rc, p: [c.subscribe(t, qos=1) for t in topics]
+        self.client.connect("127.0.0.1", port, keepalive=10)
+        self.client.loop_start()
+
+    def _on_message(self, client: object, userdata: object, message: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            self.messages.append((message.topic, message.payload, bool(message.retain)))
+
+    def payloads(self, topic: str) -> list[bytes]:
+        with self._lock:
+            return [payload for t, payload, _ in self.messages if t == topic]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

@@ -1,0 +1,414 @@
+"""MQTT publishing against a real Mosquitto broker started by the tests on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+from edge.config import load_config
+from edge.config_mqtt import MqttConfig
+from edge.errors import ConfigError
+from edge.sinks.homeassistant import discovery_payload
+from edge.sinks.mqtt_policy import PublishPolicy, cpu_temperature_c
+from edge.sinks.mqtt_sink import MqttSink
+from edge.stats import PipelineStats
+from edge.types import FaceResult, Result, Timings
+from tests.conftest import EMOTION_EDGE, ROOT, write_video
+from tests.mqtt_broker import Broker, Subscriber, make_test_ca, wait_until
+
+LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+RESULT_KEYS = {
+    "schema",
+    "time",
+    "frame",
+    "status",
+    "emotion",
+    "confidence",
+    "scores",
+    "smoothed_emotion",
+    "smoothed_scores",
+    "faces_detected",
+    "faces",
+    "latency_ms",
+    "timings_ms",
+    "model",
+}
+STATS_KEYS = {
+    "time",
+    "uptime_s",
+    "capture_fps",
+    "processed_fps",
+    "frames_captured",
+    "frames_processed",
+    "frames_dropped",
+    "inference_ms",
+    "memory_rss_mb",
+    "cpu_temperature_c",
+    "source_state",
+    "mqtt_dropped",
+}
+
+
+@pytest.fixture()
+def broker(tmp_path: Path):
+    broker = Broker(tmp_path).start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture()
+def looping_clip(tmp_path: Path, astronaut_bgr) -> Path:
+    return write_video(tmp_path / "loop.avi", [cv2.resize(astronaut_bgr, (640, 480))] * 15)
+
+
+def result(index: int, label: str | None = "happy") -> Result:
+    faces = (
+        ()
+        if label is None
+        else (
+            FaceResult(
+                (10, 10, 50, 50),
+                0.9,
+                label,
+                0.8,
+                {lab: 0.8 if lab == label else 0.0 for lab in LABELS},
+            ),
+        )
+    )
+    return Result(
+        index,
+        time.monotonic(),
+        time.time(),
+        "ok" if faces else "no_face",
+        faces,
+        Timings(1.0, 0.1, 0.5, 2.0),
+        3.0,
+        len(faces),
+        label,
+        {},
+    )
+
+
+def device_config(tmp_path: Path, port: int, extra: str = "") -> Path:
+    config = tmp_path / "device.yaml"
+    config.write_text(
+        "mqtt:\n  enabled: true\n  host: 127.0.0.1\n"
+        f"  port: {port}\n  device_id: testcam\n  publish: every\n  stats_interval_s: 1\n"
+        f"  reconnect_max_s: 2\n  keepalive_s: 5\n{extra}"
+        "stats:\n  interval_s: 0\n"
+    )
+    return config
+
+
+def start_device(config: Path, clip: Path, out: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            *EMOTION_EDGE,
+            "run",
+            "--config",
+            str(config),
+            "--source",
+            str(clip),
+            "--loop",
+            "true",
+            "--output",
+            str(out),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def stop_device(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> str:
+    proc.send_signal(sig)
+    try:
+        _, stderr = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return stderr
+
+
+def test_device_publishes_online_results_stats_then_offline(tmp_path, broker, looping_clip):
+    sub = Subscriber(broker.port, ["emotion-edge/testcam/#", "homeassistant/#"])
+    proc = start_device(device_config(tmp_path, broker.port), looping_clip, tmp_path / "r.jsonl")
+    try:
+        prefix = "emotion-edge/testcam"
+        assert wait_until(lambda: sub.payloads(f"{prefix}/stats"), 60), proc.stderr
+        assert sub.payloads(f"{prefix}/availability")[0] == b"online"
+        results = [json.loads(p) for p in sub.payloads(f"{prefix}/emotion")]
+        assert results and set(results[0]) == RESULT_KEYS
+        assert results[-1]["status"] == "ok" and results[-1]["emotion"] == "happy"
+        assert b"happy" in sub.payloads(f"{prefix}/state")
+        stats = json.loads(sub.payloads(f"{prefix}/stats")[-1])
+        assert set(stats) == STATS_KEYS and stats["frames_processed"] > 0
+        assert sub.payloads("homeassistant/device/testcam/config")
+    finally:
+        stderr = stop_device(proc)
+    assert proc.returncode == 0, stderr
+    assert wait_until(lambda: sub.payloads(f"{prefix}/availability")[-1] == b"offline", 5)
+    sub.close()
+    later = Subscriber(broker.port, [f"{prefix}/availability", f"{prefix}/state"])
+    assert wait_until(lambda: later.payloads(f"{prefix}/state"), 5)  # retained
+    assert later.payloads(f"{prefix}/availability") == [b"offline"]
+    later.close()
+
+
+def test_killed_device_goes_offline_by_last_will(tmp_path, broker, looping_clip):
+    sub = Subscriber(broker.port, ["emotion-edge/testcam/availability"])
+    proc = start_device(device_config(tmp_path, broker.port), looping_clip, tmp_path / "r.jsonl")
+    try:
+        assert wait_until(lambda: sub.payloads("emotion-edge/testcam/availability"), 60)
+    finally:
+        stop_device(proc, signal.SIGKILL)
+    assert wait_until(
+        lambda: sub.payloads("emotion-edge/testcam/availability")[-1] == b"offline", 15
+    )
+    sub.close()
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def _lines(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def test_broker_outage_of_30_s(tmp_path, broker, looping_clip):
+    out = tmp_path / "r.jsonl"
+    proc = start_device(device_config(tmp_path, broker.port), looping_clip, out)
+    prefix = "emotion-edge/testcam"
+    try:
+        sub = Subscriber(broker.port, [f"{prefix}/#"])
+        assert wait_until(lambda: sub.payloads(f"{prefix}/stats"), 60)
+        sub.close()
+        rss_before = _rss_mb(proc.pid)
+        broker.stop()
+        processed_at_outage = _lines(out)
+        time.sleep(30)
+        processed_after_outage = _lines(out)
+        rss_during = _rss_mb(proc.pid)
+        broker.start()  # same port; persistence off, so retained messages are gone
+        fresh = Subscriber(broker.port, [f"{prefix}/#", "homeassistant/#"])
+        assert wait_until(lambda: fresh.payloads(f"{prefix}/emotion"), 20), "no resume"
+        assert wait_until(lambda: fresh.payloads(f"{prefix}/availability"), 5)
+        assert fresh.payloads(f"{prefix}/availability")[-1] == b"online"
+        assert fresh.payloads(f"{prefix}/state")  # re-sent by the device, not kept by broker
+        assert fresh.payloads("homeassistant/device/testcam/config")
+        fresh.close()
+    finally:
+        stderr = stop_device(proc)
+    assert processed_after_outage > processed_at_outage + 100  # ~15 fps kept going
+    assert rss_during - rss_before < 30, (rss_before, rss_during)
+    assert "MQTT: lost the broker" in stderr
+    assert stderr.count("MQTT: lost the broker") == 1  # one line per change, not per retry
+    assert "dropped while the broker was away" in stderr
+
+
+def sink_for(cfg: MqttConfig, password: str | None = None) -> MqttSink:
+    return MqttSink(cfg, LABELS, "test-model", PipelineStats(), password)
+
+
+def test_wrong_password_is_one_error_and_never_connected(tmp_path, caplog):
+    broker = Broker(tmp_path, users={"cam": "right"}).start()
+    try:
+        caplog.set_level(logging.INFO, logger="edge.sinks.mqtt_sink")
+        cfg = MqttConfig(
+            host="127.0.0.1",
+            port=broker.port,
+            username="cam",
+            device_id="pw",
+            reconnect_max_s=1,
+            publish="every",
+        )
+        sink = sink_for(cfg, "wrong")
+        assert wait_until(lambda: any(r.levelno == logging.ERROR for r in caplog.records), 10)
+        for i in range(200):  # the pipeline keeps going: results are kept or counted
+            sink.emit(result(i))
+        time.sleep(2.5)  # a few reconnect attempts
+        assert not sink.connected
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1, errors
+        assert "refused the connection" in errors[0] and "check mqtt.username" in errors[0]
+        assert sink.dropped >= 200 - cfg.buffer_messages
+        sink.close()
+
+        good = sink_for(cfg.model_copy(update={"device_id": "pw2"}), "right")
+        assert wait_until(lambda: good.connected, 10)
+        good.close()
+    finally:
+        broker.stop()
+
+
+def test_wrong_ca_is_one_error_and_right_ca_connects(tmp_path, caplog):
+    server = make_test_ca(tmp_path, "server")
+    other = make_test_ca(tmp_path, "other")
+    broker = Broker(tmp_path, tls=server).start()
+    try:
+        caplog.set_level(logging.INFO, logger="edge.sinks.mqtt_sink")
+        tls = {"enabled": True, "ca_file": str(other["ca"])}
+        cfg = MqttConfig.model_validate(
+            {
+                "host": "127.0.0.1",
+                "port": broker.port,
+                "tls": tls,
+                "device_id": "tls1",
+                "reconnect_max_s": 1,
+            }
+        )
+        sink = sink_for(cfg)
+        assert wait_until(lambda: any(r.levelno == logging.ERROR for r in caplog.records), 10)
+        sink.emit(result(0))
+        time.sleep(2.5)
+        assert not sink.connected
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1, errors
+        assert "TLS certificate not trusted" in errors[0] and "mqtt.tls.ca_file" in errors[0]
+        sink.close()
+
+        good_cfg = cfg.model_copy(
+            update={
+                "tls": cfg.tls.model_copy(update={"ca_file": str(server["ca"])}),
+                "device_id": "tls2",
+            }
+        )
+        good = sink_for(good_cfg)
+        assert wait_until(lambda: good.connected, 10)
+        good.close()
+    finally:
+        broker.stop()
+
+
+def test_discovery_payload_has_what_home_assistant_requires():
+    payload = discovery_payload("kitchen", "emotion-edge/kitchen", LABELS, "m", 0)
+    device = payload["device"]
+    assert device["identifiers"] and device["name"]
+    assert payload["origin"]["name"] == "emotion-edge"
+    assert payload["availability_topic"] == "emotion-edge/kitchen/availability"
+    components = payload["components"]
+    assert set(components) == {"emotion", "confidence", "faces", "fps", "inference"}
+    for component in components.values():
+        assert component["platform"] == "sensor"
+        assert component["unique_id"].startswith("emotion_edge_kitchen_")
+        assert component["state_topic"].startswith("emotion-edge/kitchen/")
+    emotion = components["emotion"]
+    assert emotion["device_class"] == "enum" and emotion["options"] == [*LABELS, "none"]
+    assert components["fps"]["entity_category"] == "diagnostic"
+    assert components["inference"]["entity_category"] == "diagnostic"
+    assert len({c["unique_id"] for c in components.values()}) == len(components)
+
+
+def test_discovery_is_sent_again_when_home_assistant_restarts(broker):
+    sub = Subscriber(broker.port, ["homeassistant/device/+/config"])
+    sink = sink_for(MqttConfig(host="127.0.0.1", port=broker.port, device_id="ha"))
+    try:
+        assert wait_until(lambda: len(sub.payloads("homeassistant/device/ha/config")) == 1, 10)
+        sub.client.publish("homeassistant/status", "online", qos=1)
+        assert wait_until(lambda: len(sub.payloads("homeassistant/device/ha/config")) == 2, 10)
+    finally:
+        sink.close()
+        sub.close()
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("mqtt:\n  port: 70000\n", "mqtt.port: Input should be less than or equal to 65535"),
+        ("mqtt:\n  qos: 3\n", "mqtt.qos: Input should be 0, 1 or 2"),
+        ("mqtt:\n  broker: x\n", "mqtt.broker: unknown key (allowed here:"),
+        ("mqtt:\n  device_id: 'my cam'\n", "mqtt.device_id: String should match pattern"),
+        ("mqtt:\n  password: hunter2\n", "needs allow_plain_password: true"),
+        ("mqtt:\n  password_env: A\n  password_file: /b\n", "give only one of password_env"),
+    ],
+)
+def test_bad_mqtt_config(tmp_path: Path, yaml_text: str, message: str):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        load_config(path)
+
+
+def test_password_sources(tmp_path: Path, monkeypatch):
+    assert MqttConfig(password_env="MQTT_PW").resolve_password({"MQTT_PW": "s3"}) == "s3"
+    with pytest.raises(ConfigError, match=r"mqtt\.password_env: environment variable MQTT_PW"):
+        MqttConfig(password_env="MQTT_PW").resolve_password({})
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "mqtt_password").write_text("from-systemd\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    cfg = MqttConfig(password_file="${CREDENTIALS_DIRECTORY}/mqtt_password")
+    assert cfg.resolve_password() == "from-systemd"
+    (creds / "mqtt_password").write_text("")
+    assert cfg.resolve_password() is None  # the empty file setup.sh installs: no password
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+    with pytest.raises(ConfigError, match="names a variable that is not set"):
+        cfg.resolve_password()
+    secret = MqttConfig(password="hunter2", allow_plain_password=True)
+    assert "hunter2" not in repr(secret) and "hunter2" not in str(secret.model_dump())
+
+
+@pytest.mark.parametrize(
+    ("mode", "times", "labels", "expected"),
+    [
+        ("every", [0, 0.1, 0.2], ["happy"] * 3, [True, True, True]),
+        ("rate", [0, 0.1, 0.6, 0.7, 1.2], ["happy"] * 5, [True, False, True, False, True]),
+        ("change", [0, 1, 2, 3], ["happy", "happy", "sad", "sad"], [True, False, True, False]),
+    ],
+)
+def test_publish_policy(mode, times, labels, expected):
+    policy = PublishPolicy(mode, max_rate_hz=2.0)
+    got = [
+        policy.should_publish(result(i, label), t)
+        for i, (t, label) in enumerate(zip(times, labels, strict=True))
+    ]
+    assert got == expected
+
+
+def test_cpu_temperature_reads_millidegrees(tmp_path: Path):
+    zone = tmp_path / "temp"
+    zone.write_text("48312\n")
+    assert cpu_temperature_c(zone) == 48.3
+    assert cpu_temperature_c(tmp_path / "absent") is None
+
+
+def test_mqtt_host_flag_turns_mqtt_on(broker, looping_clip, tmp_path):
+    sub = Subscriber(broker.port, ["emotion-edge/+/availability"])
+    proc = subprocess.Popen(
+        [
+            *EMOTION_EDGE,
+            "run",
+            "--source",
+            str(looping_clip),
+            "--loop",
+            "true",
+            "--mqtt-host",
+            "127.0.0.1",
+            "--mqtt-port",
+            str(broker.port),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
+    try:
+        assert wait_until(lambda: any(t.endswith("/availability") for t, _, _ in sub.messages), 60)
+    finally:
+        stderr = stop_device(proc)
+        sub.close()
+    assert proc.returncode == 0, stderr
