@@ -146,6 +146,7 @@ class FrameAnalyzer:
             ),
             latency_ms=(time.monotonic() - frame.captured_at_s) * 1000.0,
             detected_faces=len(found),
+            detected_boxes=tuple(d.box_xywh for d in found),
             smoothed_label=smoothed_label,
             smoothed_scores=smoothed,
             model_name=self.classifier.name,

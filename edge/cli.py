@@ -53,6 +53,8 @@ RUN_OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
     "--log-level": ("logging.level", {"choices": ["DEBUG", "INFO", "WARNING", "ERROR"]}),
     "--mqtt-host": ("mqtt.host", {"help": "publish over MQTT to this broker (turns MQTT on)"}),
     "--mqtt-port": ("mqtt.port", {"type": int}),
+    "--display": ("display.backend", {"choices": ["auto", "none", "window", "framebuffer"]}),
+    "--web": ("web.port", {"type": int, "metavar": "PORT", "help": "serve the live view"}),
 }
 
 
@@ -102,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
         "TensorFlow into .cache/models/)",
     )
 
+    snap = sub.add_parser("snapshot", help="write one annotated frame as an image")
+    snap.add_argument("out", type=Path, help="image file to write (.png or .jpg)")
+    snap.add_argument("--config", type=Path, help=f"config file (default {DEFAULT_CONFIG})")
+    snap.add_argument("--source", help="camera, file or URL (default: the config's)")
+
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument(
         "path", nargs="?", type=Path, default=None, help=f"config file (default {DEFAULT_CONFIG})"
@@ -123,7 +130,10 @@ def config_from_args(args: argparse.Namespace) -> Config:
     }
     if "mqtt.host" in overrides:
         overrides["mqtt.enabled"] = True
+    if "web.port" in overrides:
+        overrides["web.enabled"] = True
     if args.demo:
+        overrides.setdefault("display.backend", "none")  # the demo is headless unless asked
         overrides.setdefault("source.uri", str(DEMO_SAMPLE))
         overrides.setdefault("source.kind", "auto")
     return load_config(_config_path(args.config), overrides)
@@ -187,6 +197,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    from edge.snapshot import write_snapshot
+
+    overrides = {"source.uri": args.source} if args.source else {}
+    config = load_config(_config_path(args.config), overrides)
+    setup_logging(config.logging.level)
+    status = write_snapshot(config, args.out)
+    print(f"{args.out}: {status}")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging("INFO")
@@ -195,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_check_config(args)
         if args.command == "bench":
             return cmd_bench(args)
+        if args.command == "snapshot":
+            return cmd_snapshot(args)
         return cmd_run(args)
     except ConfigError as exc:
         print(f"emotion-edge: config error: {exc}", file=sys.stderr)

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edge.config_mqtt import MqttConfig
+from edge.config_view import DisplayConfig, WebConfig
 from edge.errors import ConfigError
 
 APP_ROOT = Path(__file__).resolve().parent.parent
@@ -218,6 +219,8 @@ class Config(_Section):
     stats: StatsConfig = Field(default_factory=StatsConfig, description="periodic stats line")
     service: ServiceConfig = Field(default_factory=ServiceConfig, description="systemd")
     mqtt: MqttConfig = Field(default_factory=MqttConfig, description="MQTT publishing")
+    display: DisplayConfig = Field(default_factory=DisplayConfig, description="HDMI/desktop")
+    web: WebConfig = Field(default_factory=WebConfig, description="live web view")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="logging")
 
 

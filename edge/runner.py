@@ -16,7 +16,8 @@ from edge.capture import make_source
 from edge.classify import TFLiteClassifier
 from edge.config import Config, resolve_app_path
 from edge.detect import MediaPipeFaceDetector
-from edge.pipeline import Pipeline
+from edge.display import DisplayViewer, open_screen
+from edge.pipeline import Pipeline, Viewer
 from edge.service import ServiceNotifier
 from edge.sinks import Sink
 from edge.sinks.jsonl import JsonLinesSink
@@ -40,6 +41,19 @@ def build_sinks(
     if target is not None:
         sinks.append(JsonLinesSink(target))
     return sinks
+
+
+def build_viewers(config: Config, stats: PipelineStats, stop: threading.Event) -> list[Viewer]:
+    """The display (if one can open) and the web view (if enabled)."""
+    viewers: list[Viewer] = []
+    screen = open_screen(config.display, on_quit=stop.set)
+    if screen is not None:
+        viewers.append(DisplayViewer(screen, stats))
+    if config.web.enabled:
+        from edge.web import WebView
+
+        viewers.append(WebView(config.web, stats))
+    return viewers
 
 
 def build_summary(stats: PipelineStats, elapsed_s: float, extra: dict[str, Any]) -> dict[str, Any]:
@@ -113,12 +127,23 @@ def run_pipeline(
         sinks = build_sinks(config, classifier.labels, classifier.name, stats)
         for sink in sinks:
             closing.callback(sink.close)
+        viewers = build_viewers(config, stats, stop)
+        for viewer in viewers:
+            closing.callback(viewer.close)
         analyzer = FrameAnalyzer(detector, classifier, config.faces, config.smoothing, config.reuse)
         notifier = ServiceNotifier(config.service.stall_after_s)  # a no-op outside systemd
         pipeline = Pipeline(
-            source, analyzer, sinks, config.source, stop, stats, max_frames, supervisor=notifier
+            source,
+            analyzer,
+            sinks,
+            config.source,
+            stop,
+            stats,
+            max_frames,
+            viewers=viewers,
+            supervisor=notifier,
         )
-        outputs = ", ".join(getattr(s, "description", type(s).__name__) for s in sinks)
+        outputs = ", ".join(getattr(s, "description", type(s).__name__) for s in [*sinks, *viewers])
         log.info(
             "running: %s -> %s (%s, %s threads), detector %s, outputs %s",
             source.description,

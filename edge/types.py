@@ -82,6 +82,9 @@ class Result:
     timings: Timings
     latency_ms: float  # capture to result ready
     detected_faces: int  # faces the detector saw, before the face policy
+    detected_boxes: tuple[
+        tuple[int, int, int, int], ...
+    ] = ()  # every face found, classified or not
     smoothed_label: str | None = None
     smoothed_scores: dict[str, float] = field(default_factory=dict)
     model_name: str = ""

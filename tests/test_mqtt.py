@@ -92,8 +92,8 @@ def result(index: int, label: str | None = "happy") -> Result:
         Timings(1.0, 0.1, 0.5, 2.0),
         3.0,
         len(faces),
-        label,
-        {},
+        detected_boxes=tuple(f.box_xywh for f in faces),
+        smoothed_label=label,
     )
 
 

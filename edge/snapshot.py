@@ -1,0 +1,59 @@
+"""`emotion-edge snapshot OUT.png`: one annotated frame from the configured source.
+
+For checking a set-up (is the camera aimed, is the face found) and for bug reports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from pathlib import Path
+
+import cv2
+
+from edge.analyze import FrameAnalyzer
+from edge.capture import EndOfStream, SourceUnavailable, make_source
+from edge.classify import TFLiteClassifier
+from edge.config import Config, resolve_app_path
+from edge.detect import MediaPipeFaceDetector
+from edge.errors import ConfigError, SourceError
+from edge.overlay import draw_overlay
+from edge.types import Frame
+
+log = logging.getLogger(__name__)
+
+CAMERA_WARMUP_FRAMES = 10  # auto-exposure needs a few frames before the picture is usable
+
+
+def write_snapshot(config: Config, out: Path) -> str:
+    """Analyse one frame, draw it, write it as an image; returns the frame's status."""
+    if out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise ConfigError(f"{out}: give a .png or .jpg file name")
+    source = make_source(config.source)
+    classifier = TFLiteClassifier(
+        resolve_app_path(config.classifier.model), config.classifier.threads
+    )
+    with contextlib.ExitStack() as closing:
+        detector = MediaPipeFaceDetector(config.detector)
+        closing.callback(detector.close)
+        try:
+            source.open()
+        except SourceUnavailable as exc:
+            raise SourceError(f"{source.description}: {exc} (is it connected?)") from None
+        closing.callback(source.close)
+        image = None
+        try:
+            for _ in range(CAMERA_WARMUP_FRAMES if source.live else 1):
+                image = source.read()
+        except (EndOfStream, SourceUnavailable) as exc:
+            if image is None:
+                raise SourceError(f"{source.description}: no frame to take ({exc})") from None
+        assert image is not None
+        analyzer = FrameAnalyzer(detector, classifier, config.faces, config.smoothing)
+        result = analyzer.analyze(Frame(0, image, time.monotonic(), time.time()))
+    annotated = draw_overlay(image, result, inference_ms=result.timings.inference_ms or None)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(out), annotated):
+        raise ConfigError(f"{out}: cannot be written")
+    return result.status

@@ -1,0 +1,130 @@
+"""Display backends, faked only at the OS boundary: a framebuffer is a file plus a sysfs folder."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.analyze import FrameAnalyzer
+from edge.capture import make_source
+from edge.classify import TFLiteClassifier
+from edge.config import DetectorConfig, FacesConfig, SmoothingConfig, SourceConfig
+from edge.config_view import DisplayConfig
+from edge.detect import MediaPipeFaceDetector
+from edge.display import DisplayViewer, open_screen
+from edge.display.common import DisplayUnavailable
+from edge.display.framebuffer import FramebufferDisplay, fit
+from edge.pipeline import Pipeline
+from edge.stats import PipelineStats
+from edge.types import Result
+from tests.conftest import DEFAULT_MODEL, run_cli, write_video
+
+
+def fake_framebuffer(tmp_path: Path, width: int, height: int, bpp: int, stride: int) -> Path:
+    sysfs = tmp_path / "sys" / "fb7"
+    sysfs.mkdir(parents=True)
+    (sysfs / "virtual_size").write_text(f"{width},{height}\n")
+    (sysfs / "bits_per_pixel").write_text(f"{bpp}\n")
+    (sysfs / "stride").write_text(f"{stride}\n")
+    device = tmp_path / "fb7"
+    device.write_bytes(b"\0" * stride * height)
+    return device
+
+
+def decode(raw: bytes, width: int, height: int, bpp: int, stride: int) -> np.ndarray:
+    rows = np.frombuffer(raw, np.uint8).reshape(height, stride)[:, : width * bpp // 8]
+    if bpp == 32:
+        return rows.reshape(height, width, 4)[:, :, :3].copy()  # B, G, R, X
+    value = rows.copy().view("<u2").astype(np.uint32)
+    r, g, b = (value >> 11) & 31, (value >> 5) & 63, value & 31
+    return np.dstack([b * 255 // 31, g * 255 // 63, r * 255 // 31]).astype(np.uint8)
+
+
+@pytest.mark.parametrize(
+    ("bpp", "width", "height", "stride"),
+    [(32, 800, 480, 3200), (16, 800, 480, 1600), (16, 720, 400, 1536), (32, 1920, 1080, 7680)],
+)
+def test_framebuffer_writes_the_scaled_frame_in_its_format(
+    tmp_path, astronaut_bgr, bpp, width, height, stride
+):
+    device = fake_framebuffer(tmp_path, width, height, bpp, stride)
+    screen = FramebufferDisplay(device, device.parent / "sys" / "fb7")
+    frame = cv2.resize(astronaut_bgr, (640, 480))
+    screen.show_image(frame)
+    screen.close()
+    shown = decode(device.read_bytes(), width, height, bpp, stride)
+    expected = fit(frame, width, height)
+    tolerance = 0 if bpp == 32 else 9  # RGB565 keeps 5-6 bits per channel
+    assert np.abs(shown.astype(int) - expected.astype(int)).max() <= tolerance
+    assert expected[height // 2, 2].max() == 0  # letterboxed: black border at the side
+    assert screen.frames_shown == 1
+
+
+def test_framebuffer_problems_say_what_is_wrong(tmp_path):
+    with pytest.raises(DisplayUnavailable, match="no framebuffer device here"):
+        FramebufferDisplay(tmp_path / "fb9")
+    device = fake_framebuffer(tmp_path, 640, 480, 24, 1920)
+    with pytest.raises(DisplayUnavailable, match="24 bits per pixel is not supported"):
+        FramebufferDisplay(device, device.parent / "sys" / "fb7")
+
+
+def test_auto_falls_back_to_headless_and_explicit_backend_fails(tmp_path, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    missing = str(tmp_path / "fb0")
+    assert (
+        open_screen(DisplayConfig(backend="auto", framebuffer_device=missing), lambda: None) is None
+    )
+    with pytest.raises(DisplayUnavailable, match="no desktop here"):
+        open_screen(DisplayConfig(backend="window"), lambda: None)
+    config = tmp_path / "c.yaml"
+    config.write_text(f"display:\n  backend: framebuffer\n  framebuffer_device: {missing}\n")
+    proc = run_cli(
+        "run", "--config", str(config), "--source", "edge/assets/demo.mp4", "--max-frames", "1"
+    )
+    assert proc.returncode == 1
+    assert f"emotion-edge: {missing}: no framebuffer device here" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+class SlowSink:
+    """Analysis that takes ~0.3 s a frame, as a VGG19 does on a small CPU."""
+
+    def emit(self, result: Result) -> None:
+        threading.Event().wait(0.3)
+
+    def close(self) -> None:
+        pass
+
+
+def test_display_keeps_the_camera_rate_while_the_model_is_slow(tmp_path, astronaut_bgr):
+    clip = write_video(tmp_path / "c.avi", [cv2.resize(astronaut_bgr, (640, 480))] * 45, fps=15)
+    device = fake_framebuffer(tmp_path, 800, 480, 32, 3200)
+    stats = PipelineStats()
+    viewer = DisplayViewer(FramebufferDisplay(device, device.parent / "sys" / "fb7"), stats)
+    detector = MediaPipeFaceDetector(DetectorConfig())
+    analyzer = FrameAnalyzer(
+        detector, TFLiteClassifier(DEFAULT_MODEL, 2), FacesConfig(), SmoothingConfig()
+    )
+    cfg = SourceConfig(uri=str(clip), realtime=True)
+    try:
+        Pipeline(
+            make_source(cfg),
+            analyzer,
+            [SlowSink()],
+            cfg,
+            threading.Event(),
+            stats,
+            viewers=[viewer],
+        ).run()
+    finally:
+        detector.close()
+        viewer.close()
+    shown, captured = viewer.screen.frames_shown, stats.frames_captured
+    assert captured == 45
+    assert stats.frames_processed < 20  # the model kept up with a fraction of the frames
+    assert shown >= 0.9 * captured, (shown, captured)
