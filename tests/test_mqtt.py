@@ -412,3 +412,26 @@ def test_mqtt_host_flag_turns_mqtt_on(broker, looping_clip, tmp_path):
         stderr = stop_device(proc)
         sub.close()
     assert proc.returncode == 0, stderr
+
+
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
+def test_both_protocol_versions_publish(broker, protocol):
+    sub = Subscriber(broker.port, [f"emotion-edge/v{protocol[0]}/#"])
+    cfg = MqttConfig(
+        host="127.0.0.1",
+        port=broker.port,
+        device_id=f"v{protocol[0]}",
+        protocol=protocol,
+        publish="every",
+        discovery=False,
+    )
+    sink = sink_for(cfg)
+    try:
+        assert wait_until(lambda: sink.connected, 10)
+        sink.emit(result(1))
+        topic = f"emotion-edge/v{protocol[0]}/emotion"
+        assert wait_until(lambda: sub.payloads(topic), 10)
+        assert json.loads(sub.payloads(topic)[0])["emotion"] == "happy"
+    finally:
+        sink.close()
+        sub.close()
