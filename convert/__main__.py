@@ -7,9 +7,57 @@ import logging
 import sys
 from pathlib import Path
 
+from convert.common import ConvertError
 from edge.errors import EdgeError
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from convert.build import BuildOptions, build
+    from convert.dataset import list_classes
+
+    if args.labels_from:
+        labels = list_classes(args.labels_from)
+    else:
+        labels = [label.strip() for label in args.labels.split(",") if label.strip()]
+    report = build(
+        BuildOptions(
+            model=args.model,
+            out=args.out,
+            labels=labels,
+            calibration_dir=args.calibration,
+            calibration_count=args.calibration_count,
+            io_type=args.io,
+            color_mode=args.color,
+            scale=args.scale,
+            offset=args.offset,
+            report_dir=args.report,
+            name=args.name,
+        )
+    )
+    print(
+        f"wrote {args.out} ({report['model']['tflite_bytes']:,} bytes; calibrated on "
+        f"{report['calibration']['images']} images, {report['calibration']['skipped']} "
+        "skipped)"
+    )
+    quality = report.get("quality")
+    if quality:
+        print(
+            f"float vs int8 top-1 agreement {quality['top1_agreement']:.1%}; accuracy float "
+            f"{quality['float']['accuracy']:.1%}, int8 {quality['int8']['accuracy']:.1%}; "
+            f"report: {', '.join(report['files'])}"
+        )
+        if args.fail_under is not None and quality["top1_agreement"] < args.fail_under:
+            print(
+                f"convert: agreement {quality['top1_agreement']:.1%} is under --fail-under "
+                f"{args.fail_under:.1%}",
+                file=sys.stderr,
+            )
+            return 1
+    elif args.fail_under is not None:
+        raise ConvertError("--fail-under needs --report FOLDER to measure the agreement on")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +75,68 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo-sample", help="rebuild the demo clip from public-domain photos")
     demo.add_argument("--out", type=Path, default=ROOT / "edge" / "assets" / "demo.mp4")
 
+    build = sub.add_parser("build", help="Keras classifier -> int8 TFLite + sidecar + report")
+    build.add_argument("model", type=Path, help=".keras, .h5/.hdf5 or a SavedModel folder")
+    build.add_argument("--out", type=Path, required=True, help="the .tflite to write")
+    labels = build.add_mutually_exclusive_group(required=True)
+    labels.add_argument("--labels", help="class names in output order, comma separated")
+    labels.add_argument(
+        "--labels-from",
+        type=Path,
+        metavar="FOLDER",
+        help="class names from a dataset folder's sub-folders (sorted), as `train` uses them",
+    )
+    build.add_argument(
+        "--calibration",
+        type=Path,
+        required=True,
+        metavar="FOLDER",
+        help="images to calibrate with, one sub-folder per class",
+    )
+    build.add_argument("--calibration-count", type=int, default=300)
+    build.add_argument(
+        "--io",
+        choices=["int8", "uint8"],
+        default="int8",
+        help="type of the input and output tensors",
+    )
+    build.add_argument("--color", choices=["rgb", "bgr", "grayscale"], default=None)
+    build.add_argument(
+        "--scale",
+        type=float,
+        default=1 / 255,
+        help="input = pixel * scale + offset (default 1/255)",
+    )
+    build.add_argument("--offset", type=float, default=0.0)
+    build.add_argument(
+        "--report",
+        type=Path,
+        metavar="FOLDER",
+        help="labelled images to compare float and int8 on (e.g. DATA/test)",
+    )
+    build.add_argument(
+        "--fail-under",
+        type=float,
+        metavar="AGREEMENT",
+        help="exit 1 when float/int8 top-1 agreement is below this (0-1)",
+    )
+    build.add_argument("--name", help="model name in the sidecar and in results")
+
+    trainer = sub.add_parser("train", help="train the VGG19 on DATA/{train,valid,test}/<class>/")
+    trainer.add_argument("data", type=Path)
+    trainer.add_argument("--out", type=Path, required=True, help="the .keras file to write")
+    trainer.add_argument("--size", type=int, default=150)
+    trainer.add_argument("--color", choices=["rgb", "grayscale"], default="rgb")
+    trainer.add_argument("--epochs", type=int, default=30)
+    trainer.add_argument("--batch", type=int, default=32)
+    trainer.add_argument("--patience", type=int, default=5)
+    trainer.add_argument("--learning-rate", type=float, default=1e-4)
+    trainer.add_argument(
+        "--imagenet-weights",
+        type=Path,
+        help="a local VGG19 no-top weights .h5 (nothing is downloaded)",
+    )
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -35,6 +145,29 @@ def main(argv: list[str] | None = None) -> int:
 
             for path in extract_blazeface(args.out, args.wheel):
                 print(f"wrote {path}")
+        elif args.command == "build":
+            return run_build(args)
+        elif args.command == "train":
+            from convert.train import TrainOptions, train
+
+            report = train(
+                TrainOptions(
+                    data=args.data,
+                    out=args.out,
+                    size=args.size,
+                    color=args.color,
+                    epochs=args.epochs,
+                    batch=args.batch,
+                    patience=args.patience,
+                    learning_rate=args.learning_rate,
+                    imagenet_weights=args.imagenet_weights,
+                )
+            )
+            test = report["test"]
+            print(
+                f"wrote {args.out}: test accuracy {test['accuracy']:.1%}, macro-F1 "
+                f"{test['macro_f1']:.3f} after {report['epochs_run']} epochs"
+            )
         elif args.command == "default-model":
             from convert.default_model import build_default_model
 

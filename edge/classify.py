@@ -88,6 +88,16 @@ class TFLiteClassifier:
     def classify(self, face_bgr: np.ndarray) -> Classification:
         t0 = time.perf_counter()
         values = normalize(to_model_pixels(face_bgr, self.meta), self.meta)
+        out = self.infer(values)
+        return Classification(
+            probabilities=out.probabilities,
+            preprocess_ms=(time.perf_counter() - t0) * 1000.0 - out.inference_ms,
+            inference_ms=out.inference_ms,
+        )
+
+    def infer(self, values: np.ndarray) -> Classification:
+        """Run an already normalised HxWxC float input (quantised here when the model wants)."""
+        t0 = time.perf_counter()
         if self._in_dtype != np.float32:
             values = quantize(values, self._in_scale, self._in_zero, self._in_dtype)
         t1 = time.perf_counter()

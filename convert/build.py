@@ -1,0 +1,186 @@
+"""`python -m convert build`: any Keras classifier -> int8 TFLite + sidecar + quality report."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from convert.common import ConvertError, sha256_of, tensorflow
+from convert.dataset import FaceCropper, LabelledImages, balanced_sample, load_image, scan
+from convert.int8 import IoType, check_classifier, convert_float, convert_int8, write_model
+from convert.report import compare, write_report
+from edge.model_meta import ModelMeta
+from edge.preprocess import normalize, to_model_pixels
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    model: Path
+    out: Path
+    labels: list[str]
+    calibration_dir: Path
+    calibration_count: int = 300
+    io_type: IoType = "int8"
+    color_mode: str | None = None  # rgb | bgr | grayscale; default from the input channels
+    scale: float = 1 / 255
+    offset: float = 0.0
+    report_dir: Path | None = None
+    name: str | None = None
+
+
+def load_keras_model(path: Path) -> Any:
+    """A `.keras` file, a Keras 2/3 `.h5`/`.hdf5`, or a SavedModel folder."""
+    tf = tensorflow()
+    if not path.exists():
+        raise ConvertError(f"{path}: model not found")
+    try:
+        if path.is_dir():
+            layer = tf.keras.layers.TFSMLayer(str(path), call_endpoint="serving_default")
+            signature = tf.saved_model.load(str(path)).signatures["serving_default"]
+            spec = next(iter(signature.structured_input_signature[1].values()))
+            inputs = tf.keras.Input(tuple(spec.shape[1:]))
+            outputs = layer(inputs)
+            if isinstance(outputs, dict):
+                outputs = next(iter(outputs.values()))
+            return tf.keras.Model(inputs, outputs)
+        if path.suffix in (".h5", ".hdf5"):
+            try:
+                return tf.keras.models.load_model(str(path), compile=False)
+            except Exception:  # a Keras 2 file Keras 3 cannot read: tf_keras can
+                import tf_keras
+
+                return tf_keras.models.load_model(str(path), compile=False)
+        return tf.keras.models.load_model(str(path), compile=False)
+    except ConvertError:
+        raise
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConvertError(f"{path}: cannot load as a Keras model ({first})") from exc
+
+
+def sidecar_for(
+    options: BuildOptions, shape: tuple[int, int, int], source_sha: str, tf_version: str
+) -> dict[str, Any]:
+    height, width, channels = shape
+    color = "grayscale" if channels == 1 else (options.color_mode or "rgb")
+    if (color == "grayscale") != (channels == 1):
+        raise ConvertError(
+            f"{options.model}: color mode {color} does not fit {channels} input channel(s)"
+        )
+    return {
+        "schema": "emotion-edge.model/1",
+        "name": options.name or options.out.stem.replace("_", "-"),
+        "labels": options.labels,
+        "input_size_hw": [height, width],
+        "color_mode": color,
+        "normalization": {"scale": options.scale, "offset": options.offset},
+        "output": "probabilities",
+        "source": {"file": options.model.name, "sha256": source_sha},
+        "conversion": {
+            "tool": "python -m convert build",
+            "tensorflow": tf_version,
+            "input_type": options.io_type,
+            "output_type": options.io_type,
+        },
+    }
+
+
+def device_inputs(images: LabelledImages, meta: ModelMeta) -> tuple[np.ndarray, list[int], int]:
+    """Images as the device would feed them (face crop, colour, size, normalisation)."""
+    cropper = FaceCropper()
+    rows, labels, skipped = [], [], 0
+    try:
+        for path, label in zip(images.paths, images.labels, strict=True):
+            image = load_image(path)
+            if image is None:
+                skipped += 1
+                log.warning("%s: unreadable image, skipped", path)
+                continue
+            face = cropper.crop(image, meta.input_size_hw)
+            rows.append(normalize(to_model_pixels(face, meta), meta))
+            labels.append(label)
+    finally:
+        cropper.close()
+    if not rows:
+        raise ConvertError("no readable images to work with")
+    return np.stack(rows).astype(np.float32), labels, skipped
+
+
+def _hash_model(path: Path) -> str:
+    if path.is_file():
+        return sha256_of(path.read_bytes())
+    return sha256_of(b"".join(p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()))
+
+
+def build(options: BuildOptions) -> dict[str, Any]:
+    tf = tensorflow()
+    model = load_keras_model(options.model)
+    shape = check_classifier(model, options.labels, str(options.model))
+    sidecar = sidecar_for(options, shape, _hash_model(options.model), tf.__version__)
+    meta = ModelMeta.model_validate(sidecar)
+    calibration, _, skipped = device_inputs(
+        balanced_sample(scan(options.calibration_dir, options.labels), options.calibration_count),
+        meta,
+    )
+
+    def batches() -> Iterator[np.ndarray]:
+        for row in calibration:
+            yield row[np.newaxis]
+
+    tflite = convert_int8(model, batches, options.io_type)
+    sidecar["conversion"]["calibration"] = {"images": len(calibration), "skipped": skipped}
+    write_model(options.out, tflite, sidecar)
+    float_tflite = convert_float(model)
+    report: dict[str, Any] = {
+        "model": {
+            "name": sidecar["name"],
+            "source": str(options.model),
+            "source_sha256": sidecar["source"]["sha256"],
+            "tflite": str(options.out),
+            "tflite_bytes": len(tflite),
+            "float_tflite_bytes": len(float_tflite),
+        },
+        "calibration": {"images": len(calibration), "skipped": skipped},
+    }
+    if options.report_dir is not None:
+        report["quality"] = evaluate(model, float_tflite, options, meta)
+        report["files"] = [str(p) for p in write_report(report, options.out)]
+    return report
+
+
+def evaluate(
+    model: Any, float_tflite: bytes, options: BuildOptions, meta: ModelMeta
+) -> dict[str, Any]:
+    """Keras float vs the int8 file as the device runtime runs it, on the labelled folder.
+
+    Latency is measured on TFLite for both (float32 and int8), the way a device runs them.
+    """
+    from edge.classify import TFLiteClassifier
+
+    assert options.report_dir is not None
+    inputs, truth, _ = device_inputs(scan(options.report_dir, options.labels), meta)
+    float_pred = [int(i) for i in np.argmax(model.predict(inputs, verbose=0), axis=1)]
+    int8 = TFLiteClassifier(options.out)
+    int8_runs = [int8.infer(x) for x in inputs]
+    with tempfile.TemporaryDirectory() as tmp:
+        float_path = Path(tmp) / "float.tflite"
+        write_model(float_path, float_tflite, meta.model_dump(by_alias=True))
+        float_c = TFLiteClassifier(float_path)
+        float_ms = [float_c.infer(x).inference_ms for x in inputs]
+    int8_pred = [int(np.argmax(run.probabilities)) for run in int8_runs]
+    return compare(
+        options.labels,
+        truth,
+        float_pred,
+        int8_pred,
+        float_ms,
+        [run.inference_ms for run in int8_runs],
+    )

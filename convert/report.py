@@ -1,0 +1,150 @@
+"""What quantisation changed: float vs int8 on labelled images, as JSON, Markdown and a picture."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+
+def confusion(y_true: list[int], y_pred: list[int], classes: int) -> np.ndarray:
+    matrix = np.zeros((classes, classes), np.int64)
+    for t, p in zip(y_true, y_pred, strict=True):
+        matrix[t, p] += 1
+    return matrix
+
+
+def metrics(y_true: list[int], y_pred: list[int], labels: list[str]) -> dict[str, Any]:
+    """Accuracy, macro-F1 and per-class recall (rows of the confusion matrix are the truth)."""
+    matrix = confusion(y_true, y_pred, len(labels))
+    true_pos = np.diag(matrix).astype(float)
+    support, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
+    recall = np.divide(true_pos, support, out=np.zeros_like(true_pos), where=support > 0)
+    precision = np.divide(true_pos, predicted, out=np.zeros_like(true_pos), where=predicted > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(true_pos), where=denom > 0)
+    present = support > 0
+    return {
+        "accuracy": round(float(true_pos.sum() / max(1, matrix.sum())), 4),
+        "macro_f1": round(float(f1[present].mean()) if present.any() else 0.0, 4),
+        "recall": {label: round(float(r), 4) for label, r in zip(labels, recall, strict=True)},
+        "confusion": matrix.tolist(),
+    }
+
+
+def latency(times_ms: list[float]) -> dict[str, float]:
+    arr = np.asarray(times_ms or [0.0])
+    return {
+        "p50": round(float(np.percentile(arr, 50)), 3),
+        "p95": round(float(np.percentile(arr, 95)), 3),
+    }
+
+
+def compare(
+    labels: list[str],
+    y_true: list[int],
+    float_pred: list[int],
+    int8_pred: list[int],
+    float_ms: list[float],
+    int8_ms: list[float],
+) -> dict[str, Any]:
+    agree = sum(a == b for a, b in zip(float_pred, int8_pred, strict=True))
+    return {
+        "images": len(y_true),
+        "labels": labels,
+        "top1_agreement": round(agree / max(1, len(y_true)), 4),
+        "float": {**metrics(y_true, float_pred, labels), "latency_ms": latency(float_ms)},
+        "int8": {**metrics(y_true, int8_pred, labels), "latency_ms": latency(int8_ms)},
+    }
+
+
+def _matrix_picture(matrix: np.ndarray, labels: list[str], title: str) -> np.ndarray:
+    cell, margin = 56, 110
+    size = margin + cell * len(labels)
+    image = np.full((size + 30, size, 3), 255, np.uint8)
+    rows = matrix.sum(axis=1, keepdims=True).clip(min=1)
+    share = matrix / rows
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(image, title, (10, 22), font, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    for i, label in enumerate(labels):
+        cv2.putText(
+            image,
+            label[:8],
+            (4, 30 + margin + i * cell + cell // 2),
+            font,
+            0.45,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
+        cv2.putText(
+            image,
+            label[:5],
+            (margin + i * cell + 4, 30 + margin - 8),
+            font,
+            0.45,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
+        for j in range(len(labels)):
+            shade = int(255 - 200 * share[i, j])
+            x, y = margin + j * cell, 30 + margin + i * cell
+            cv2.rectangle(image, (x, y), (x + cell - 2, y + cell - 2), (255, shade, shade), -1)
+            cv2.putText(
+                image,
+                str(int(matrix[i, j])),
+                (x + 6, y + cell // 2 + 5),
+                font,
+                0.45,
+                (0, 0, 0),
+                1,
+                cv2.LINE_AA,
+            )
+    return image
+
+
+def write_report(report: dict[str, Any], model_path: Path) -> list[Path]:
+    """NAME.report.json, .report.md and .report.png (confusion matrices: rows are the truth)."""
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path, md_path, png_path = (
+        model_path.with_name(f"{model_path.stem}.report{ext}") for ext in (".json", ".md", ".png")
+    )
+    json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    labels = report["quality"]["labels"]
+    q = report["quality"]
+    lines = [
+        f"# Quantisation report: {report['model']['name']}",
+        "",
+        f"- source: `{report['model']['source']}` (sha256 `{report['model']['source_sha256']}`)",
+        f"- int8 file: `{report['model']['tflite']}`, {report['model']['tflite_bytes']:,} bytes "
+        f"(float TFLite {report['model']['float_tflite_bytes']:,} bytes)",
+        f"- calibration: {report['calibration']['images']} images, "
+        f"{report['calibration']['skipped']} skipped",
+        "",
+        f"Evaluated on {q['images']} labelled images. Top-1 agreement float vs int8: "
+        f"**{q['top1_agreement']:.1%}**",
+        "",
+        "| | float | int8 |",
+        "| --- | --- | --- |",
+        f"| accuracy | {q['float']['accuracy']:.1%} | {q['int8']['accuracy']:.1%} |",
+        f"| macro-F1 | {q['float']['macro_f1']:.3f} | {q['int8']['macro_f1']:.3f} |",
+        f"| latency p50 / p95 (ms, this machine) | {q['float']['latency_ms']['p50']} / "
+        f"{q['float']['latency_ms']['p95']} | {q['int8']['latency_ms']['p50']} / "
+        f"{q['int8']['latency_ms']['p95']} |",
+    ]
+    lines += [
+        f"| recall {label} | {q['float']['recall'][label]:.1%} | {q['int8']['recall'][label]:.1%} |"
+        for label in labels
+    ]
+    lines += ["", f"![confusion matrices]({png_path.name})", ""]
+    md_path.write_text("\n".join(lines), encoding="utf-8")
+    pictures = [
+        _matrix_picture(np.array(q[k]["confusion"]), labels, f"{k} (rows: truth)")
+        for k in ("float", "int8")
+    ]
+    cv2.imwrite(str(png_path), np.concatenate(pictures, axis=1))
+    return [json_path, md_path, png_path]

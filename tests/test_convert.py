@@ -1,0 +1,227 @@
+"""The PC-side tools, for real: train a VGG19 for an epoch, build int8, check the report's numbers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from convert.common import ConvertError
+from convert.int8 import check_classifier
+from edge.classify import TFLiteClassifier
+from edge.preprocess import normalize, to_model_pixels
+from tests.conftest import DEFAULT_MODEL, ROOT
+
+CLASSES = ["angry", "happy", "sad"]
+TINTS = {"angry": (40, 40, 220), "happy": (40, 220, 220), "sad": (220, 80, 40)}  # BGR
+
+
+def convert_cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "convert", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    """A small folder dataset in the original layout: tinted noise, 3 classes, 3 splits."""
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 12), ("valid", 4), ("test", 6)):
+        for label in CLASSES:
+            folder = root / split / label
+            folder.mkdir(parents=True)
+            for i in range(count):
+                noise = rng.integers(0, 90, (48, 48, 3))
+                image = np.clip(noise + np.array(TINTS[label]) * 0.7, 0, 255).astype(np.uint8)
+                cv2.imwrite(str(folder / f"{i:03d}.png"), image)
+    (root / "train" / "happy" / "broken.png").write_bytes(b"not an image")
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(dataset: Path, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("model") / "vgg.keras"
+    proc = convert_cli(
+        "train", str(dataset), "--out", str(out), "--size", "32", "--epochs", "1", "--batch", "8"
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "test accuracy" in proc.stdout
+    return out
+
+
+def test_train_writes_the_model_and_honest_test_metrics(trained: Path, dataset: Path):
+    report = json.loads(trained.with_suffix(".train.json").read_text())
+    assert report["classes"] == CLASSES and report["epochs_run"] == 1
+    model = tf.keras.models.load_model(str(trained), compile=False)
+    images, truth = [], []
+    for index, label in enumerate(CLASSES):
+        for path in sorted((dataset / "test" / label).glob("*.png")):
+            rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+            images.append(cv2.resize(rgb, (32, 32), interpolation=cv2.INTER_AREA) / 255.0)
+            truth.append(index)
+    predicted = np.argmax(model.predict(np.stack(images), verbose=0), axis=1)
+    assert report["test"]["accuracy"] == round(float(np.mean(predicted == truth)), 4)
+
+
+def test_build_int8_with_report_matches_a_computation_here(
+    trained: Path, dataset: Path, tmp_path: Path
+):
+    out = tmp_path / "vgg_int8.tflite"
+    proc = convert_cli(
+        "build",
+        str(trained),
+        "--out",
+        str(out),
+        "--labels-from",
+        str(dataset / "train"),
+        "--calibration",
+        str(dataset / "train"),
+        "--report",
+        str(dataset / "test"),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "1 skipped" in proc.stdout  # the broken image was counted, not fatal
+    for suffix in (".json", ".report.json", ".report.md", ".report.png"):
+        assert out.with_suffix(suffix).is_file(), suffix
+    report = json.loads(out.with_suffix(".report.json").read_text())
+    quality = report["quality"]
+
+    classifier = TFLiteClassifier(out)  # the device runtime reads what build wrote
+    assert classifier.labels == CLASSES and classifier.meta.input_size_hw == (32, 32)
+    model = tf.keras.models.load_model(str(trained), compile=False)
+    float_top, int8_top, truth = [], [], []
+    for index, label in enumerate(CLASSES):
+        for path in sorted((dataset / "test" / label).glob("*.png")):
+            image = cv2.imread(str(path))
+            x = normalize(to_model_pixels(image, classifier.meta), classifier.meta)
+            float_top.append(int(np.argmax(model.predict(x[np.newaxis], verbose=0)[0])))
+            int8_top.append(int(np.argmax(classifier.classify(image).probabilities)))
+            truth.append(index)
+    agreement = float(np.mean(np.array(float_top) == np.array(int8_top)))
+    assert quality["images"] == len(truth) == 18
+    assert quality["top1_agreement"] == round(agreement, 4)
+    assert quality["int8"]["accuracy"] == round(float(np.mean(np.array(int8_top) == truth)), 4)
+    assert quality["float"]["accuracy"] == round(float(np.mean(np.array(float_top) == truth)), 4)
+    assert np.array(quality["int8"]["confusion"]).sum() == 18
+    assert set(quality["int8"]["recall"]) == set(CLASSES)
+    assert quality["int8"]["latency_ms"]["p50"] > 0
+    assert cv2.imread(str(out.with_suffix(".report.png"))) is not None
+
+    gate = convert_cli(
+        "build",
+        str(trained),
+        "--out",
+        str(tmp_path / "g.tflite"),
+        "--labels",
+        ",".join(CLASSES),
+        "--calibration",
+        str(dataset / "train"),
+        "--report",
+        str(dataset / "test"),
+        "--fail-under",
+        "1.01",
+    )
+    assert gate.returncode == 1 and "is under --fail-under" in gate.stderr
+
+
+def test_random_vgg19_150_converts_and_runs_on_the_device_runtime(tmp_path: Path, astronaut_bgr):
+    from convert.vgg19 import random_vgg19_int8
+
+    path = random_vgg19_int8(tmp_path / "vgg19_150_random_int8.tflite")
+    classifier = TFLiteClassifier(path, threads=2)
+    assert classifier.interpreter.get_input_details()[0]["dtype"] == np.int8
+    assert classifier.meta.input_size_hw == (150, 150) and classifier.meta.color_mode == "rgb"
+    out = classifier.classify(astronaut_bgr[60:200, 160:300])
+    assert out.probabilities.shape == (7,)
+    assert out.probabilities.sum() == pytest.approx(1.0, abs=0.05)
+
+
+def test_default_model_rebuilds_byte_for_byte(tmp_path: Path):
+    proc = convert_cli("default-model", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rebuilt = tmp_path / DEFAULT_MODEL.name
+    digest = hashlib.sha256(rebuilt.read_bytes()).hexdigest()
+    assert digest == hashlib.sha256(DEFAULT_MODEL.read_bytes()).hexdigest()
+    assert json.loads(rebuilt.with_suffix(".json").read_text()) == json.loads(
+        DEFAULT_MODEL.with_suffix(".json").read_text()
+    )
+
+
+def test_a_model_that_is_not_a_classifier_is_refused():
+    keras = tf.keras
+    segmenter = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(2, 3)])
+    with pytest.raises(ConvertError, match=r"is not \(batch, classes\): not a classifier"):
+        check_classifier(segmenter, ["a", "b"], "seg.keras")
+    classifier = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    with pytest.raises(ConvertError, match=r"has 3 classes but 2 labels were given"):
+        check_classifier(classifier, ["a", "b"], "c.keras")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            [
+                "build",
+                "nowhere.keras",
+                "--out",
+                "x.tflite",
+                "--labels",
+                "a,b",
+                "--calibration",
+                ".",
+            ],
+            "nowhere.keras: model not found",
+        ),
+        (["train", "/nonexistent/data", "--out", "m.keras"], "/nonexistent/data/train: missing"),
+    ],
+)
+def test_convert_errors_are_one_line(args, message):
+    proc = convert_cli(*args, timeout=300)
+    assert proc.returncode == 1
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_empty_data_folder_and_unwritable_output(trained: Path, tmp_path: Path, dataset: Path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = convert_cli(
+        "build",
+        str(trained),
+        "--out",
+        str(tmp_path / "m.tflite"),
+        "--labels",
+        ",".join(CLASSES),
+        "--calibration",
+        str(empty),
+    )
+    assert proc.returncode == 1 and "no class sub-folders" in proc.stderr
+    proc = convert_cli(
+        "build",
+        str(trained),
+        "--out",
+        "/proc/forbidden/m.tflite",
+        "--labels",
+        ",".join(CLASSES),
+        "--calibration",
+        str(dataset / "train"),
+    )
+    assert proc.returncode == 1 and "/proc/forbidden/m.tflite: cannot write" in proc.stderr
