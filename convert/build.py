@@ -93,12 +93,17 @@ def sidecar_for(
     }
 
 
-def device_inputs(images: LabelledImages, meta: ModelMeta) -> tuple[np.ndarray, list[int], int]:
+def device_inputs(
+    images: LabelledImages, meta: ModelMeta, what: str
+) -> tuple[np.ndarray, list[int], int]:
     """Images as the device would feed them (face crop, colour, size, normalisation)."""
+    from tqdm import tqdm  # a dependency of ai-edge-litert, so always there
+
     cropper = FaceCropper()
     rows, labels, skipped = [], [], 0
+    pairs = zip(images.paths, images.labels, strict=True)
     try:
-        for path, label in zip(images.paths, images.labels, strict=True):
+        for path, label in tqdm(pairs, total=len(images.paths), desc=what, unit="image"):
             image = load_image(path)
             if image is None:
                 skipped += 1
@@ -129,6 +134,7 @@ def build(options: BuildOptions) -> dict[str, Any]:
     calibration, _, skipped = device_inputs(
         balanced_sample(scan(options.calibration_dir, options.labels), options.calibration_count),
         meta,
+        "calibration",
     )
 
     def batches() -> Iterator[np.ndarray]:
@@ -166,7 +172,7 @@ def evaluate(
     from edge.classify import TFLiteClassifier
 
     assert options.report_dir is not None
-    inputs, truth, _ = device_inputs(scan(options.report_dir, options.labels), meta)
+    inputs, truth, _ = device_inputs(scan(options.report_dir, options.labels), meta, "report")
     float_pred = [int(i) for i in np.argmax(model.predict(inputs, verbose=0), axis=1)]
     int8 = TFLiteClassifier(options.out)
     int8_runs = [int8.infer(x) for x in inputs]
