@@ -16,6 +16,24 @@ MODELS = ROOT / "models"
 DEFAULT_MODEL = MODELS / "emotion_fer_mini_xception_int8.tflite"
 EMOTION_EDGE = [sys.executable, "-m", "edge"]
 
+# The result JSON's keys, as the README documents them (JSON Lines, MQTT, /api/result).
+RESULT_KEYS = {
+    "schema",
+    "time",
+    "frame",
+    "status",
+    "emotion",
+    "confidence",
+    "scores",
+    "smoothed_emotion",
+    "smoothed_scores",
+    "faces_detected",
+    "faces",
+    "latency_ms",
+    "timings_ms",
+    "model",
+}
+
 # Where MediaPipe's short-range BlazeFace finds the astronaut's face in the 512x512 photo.
 ASTRONAUT_FACE_XYWH = (177, 82, 95, 95)
 

@@ -13,7 +13,7 @@ from edge.config import DetectorConfig, FacesConfig, SmoothingConfig
 from edge.detect import MediaPipeFaceDetector
 from edge.payload import result_to_dict
 from edge.types import Detection, Frame
-from tests.conftest import DEFAULT_MODEL
+from tests.conftest import DEFAULT_MODEL, RESULT_KEYS
 
 SMALL = Detection((0, 0, 10, 10), 0.9)
 BIG = Detection((50, 0, 40, 40), 0.8)
@@ -109,22 +109,7 @@ def test_two_faces_with_other_policies(make_analyzer, two_faces_bgr, policy, cla
 def test_payload_schema(make_analyzer, astronaut_bgr, no_face_bgr):
     analyzer = make_analyzer()
     ok = result_to_dict(analyzer.analyze(frame(astronaut_bgr, 7)))
-    assert set(ok) == {
-        "schema",
-        "time",
-        "frame",
-        "status",
-        "emotion",
-        "confidence",
-        "scores",
-        "smoothed_emotion",
-        "smoothed_scores",
-        "faces_detected",
-        "faces",
-        "latency_ms",
-        "timings_ms",
-        "model",
-    }
+    assert set(ok) == RESULT_KEYS
     assert ok["frame"] == 7 and ok["status"] == "ok" and ok["emotion"] == "happy"
     assert ok["time"].endswith("Z") and "T" in ok["time"]
     assert ok["faces"][0]["box_xywh"] == list(ok["faces"][0]["box_xywh"])

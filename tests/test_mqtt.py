@@ -21,26 +21,10 @@ from edge.sinks.mqtt_policy import PublishPolicy, cpu_temperature_c
 from edge.sinks.mqtt_sink import MqttSink
 from edge.stats import PipelineStats
 from edge.types import FaceResult, Result, Timings
-from tests.conftest import EMOTION_EDGE, ROOT, write_video
+from tests.conftest import EMOTION_EDGE, RESULT_KEYS, ROOT, write_video
 from tests.mqtt_broker import Broker, Subscriber, make_test_ca, wait_until
 
 LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
-RESULT_KEYS = {
-    "schema",
-    "time",
-    "frame",
-    "status",
-    "emotion",
-    "confidence",
-    "scores",
-    "smoothed_emotion",
-    "smoothed_scores",
-    "faces_detected",
-    "faces",
-    "latency_ms",
-    "timings_ms",
-    "model",
-}
 STATS_KEYS = {
     "time",
     "uptime_s",
