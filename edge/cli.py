@@ -53,7 +53,10 @@ RUN_OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
     "--log-level": ("logging.level", {"choices": ["DEBUG", "INFO", "WARNING", "ERROR"]}),
     "--mqtt-host": ("mqtt.host", {"help": "publish over MQTT to this broker (turns MQTT on)"}),
     "--mqtt-port": ("mqtt.port", {"type": int}),
-    "--display": ("display.backend", {"choices": ["auto", "none", "window", "framebuffer"]}),
+    "--display": (
+        "display.backend",
+        {"choices": ["auto", "none", "window", "framebuffer", "drm"]},
+    ),
     "--web": ("web.port", {"type": int, "metavar": "PORT", "help": "serve the live view"}),
 }
 

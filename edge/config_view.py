@@ -12,10 +12,11 @@ class _Section(BaseModel):
 
 
 class DisplayConfig(_Section):
-    backend: Literal["auto", "none", "window", "framebuffer"] = Field(
+    backend: Literal["auto", "none", "window", "framebuffer", "drm"] = Field(
         default="auto",
         description="auto: a desktop window if there is a desktop, else the framebuffer if it "
-        "can be opened, else headless; an explicitly chosen backend that cannot open is an error",
+        "can be opened, else headless; drm: the Pi camera's own DRM preview with our overlay "
+        "(picamera2 source only); an explicitly chosen backend that cannot open is an error",
     )
     fullscreen: bool = Field(default=True, description="window backend: full screen")
     framebuffer_device: str = Field(

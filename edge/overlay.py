@@ -106,3 +106,16 @@ def _score_bars(
         cv2.rectangle(image, (x, top), (x + length, top + bar_h), (60, 60, 60), -1)
         cv2.rectangle(image, (x, top), (x + round(length * score), top + bar_h), color, -1)
         _text(image, label[:3], (x + length + round(4 * unit), top + bar_h), 0.4 * unit, color, 1)
+
+
+def draw_overlay_rgba(size_wh: tuple[int, int], result: Result | None) -> np.ndarray:
+    """The same drawing on a transparent RGBA layer, for a hardware overlay plane."""
+    width, height = size_wh
+    sentinel = (1, 2, 3)  # a colour the drawing never uses marks "nothing drawn here"
+    canvas = np.empty((height, width, 3), np.uint8)
+    canvas[:] = sentinel
+    drawn = draw_overlay(canvas, result)
+    rgba = np.empty((height, width, 4), np.uint8)
+    rgba[..., :3] = cv2.cvtColor(drawn, cv2.COLOR_BGR2RGB)
+    rgba[..., 3] = np.where((drawn != np.array(sentinel, np.uint8)).any(axis=2), 255, 0)
+    return rgba

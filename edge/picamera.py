@@ -26,10 +26,12 @@ class Picamera2Source:
 
     def __init__(self, cfg: SourceConfig) -> None:
         try:
-            from picamera2 import Picamera2
+            from picamera2 import Picamera2, Preview
         except ImportError as exc:
             raise DependencyError(INSTALL_HINT) from exc
         self._factory = Picamera2
+        self._drm_preview = Preview.DRM
+        self.drm_preview = False  # set by the drm display before the camera is opened
         self.cfg = cfg
         self.description = "picamera2 camera 0"
         self.nominal_fps: float | None = cfg.fps
@@ -45,10 +47,18 @@ class Picamera2Source:
                 main={"size": size, "format": "RGB888"}, controls=controls, buffer_count=4
             )
             camera.configure(config)
+            if self.drm_preview:
+                # the camera's own frames go to HDMI through DRM; we only draw an overlay
+                camera.start_preview(self._drm_preview, x=0, y=0, width=size[0], height=size[1])
             camera.start()
         except Exception as exc:  # libcamera raises several types when no camera is there
             raise SourceUnavailable(f"picamera2: cannot start camera ({exc})") from exc
         self._camera = camera
+
+    @property
+    def camera(self) -> Any:
+        """The running Picamera2 object, or None while closed (for the DRM overlay)."""
+        return self._camera
 
     def read(self) -> np.ndarray:
         if self._camera is None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.analyze import FrameAnalyzer
-from edge.capture import make_source
+from edge.capture import Source, make_source
 from edge.classify import TFLiteClassifier
 from edge.config import Config, resolve_app_path
 from edge.detect import MediaPipeFaceDetector
@@ -43,12 +43,19 @@ def build_sinks(
     return sinks
 
 
-def build_viewers(config: Config, stats: PipelineStats, stop: threading.Event) -> list[Viewer]:
+def build_viewers(
+    config: Config, stats: PipelineStats, stop: threading.Event, source: Source
+) -> list[Viewer]:
     """The display (if one can open) and the web view (if enabled)."""
     viewers: list[Viewer] = []
-    screen = open_screen(config.display, on_quit=stop.set)
-    if screen is not None:
-        viewers.append(DisplayViewer(screen, stats))
+    if config.display.backend == "drm":
+        from edge.display.drm import DrmOverlay
+
+        viewers.append(DrmOverlay(source))
+    else:
+        screen = open_screen(config.display, on_quit=stop.set)
+        if screen is not None:
+            viewers.append(DisplayViewer(screen, stats))
     if config.web.enabled:
         from edge.web import WebView
 
@@ -127,7 +134,7 @@ def run_pipeline(
         sinks = build_sinks(config, classifier.labels, classifier.name, stats)
         for sink in sinks:
             closing.callback(sink.close)
-        viewers = build_viewers(config, stats, stop)
+        viewers = build_viewers(config, stats, stop, source)
         for viewer in viewers:
             closing.callback(viewer.close)
         analyzer = FrameAnalyzer(detector, classifier, config.faces, config.smoothing, config.reuse)

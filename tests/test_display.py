@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 
@@ -128,3 +129,72 @@ def test_display_keeps_the_camera_rate_while_the_model_is_slow(tmp_path, astrona
     assert captured == 45
     assert stats.frames_processed < 20  # the model kept up with a fraction of the frames
     assert shown >= 0.9 * captured, (shown, captured)
+
+
+def test_rgba_overlay_is_transparent_except_the_drawing():
+    import time
+
+    from edge.overlay import EMOTION_COLORS, draw_overlay_rgba
+    from edge.types import FaceResult, Timings
+
+    scores = {"happy": 0.9, "sad": 0.1}
+    face = FaceResult((100, 100, 120, 120), 0.9, "happy", 0.9, scores)
+    result = Result(
+        3, time.monotonic(), time.time(), "ok", (face,), Timings(), 1.0, 1, ((100, 100, 120, 120),)
+    )
+    rgba = draw_overlay_rgba((640, 480), result)
+    assert rgba.shape == (480, 640, 4)
+    assert rgba[300:, :, 3].max() == 0  # below the face: nothing drawn, fully transparent
+    assert rgba[160, 160, 3] == 0  # the face itself stays visible
+    b, g, r = EMOTION_COLORS["happy"]
+    edge = rgba[150:170, 98:103]
+    assert (edge[..., 3] == 255).any() and ((edge[..., :3] == (r, g, b)).all(axis=2)).any()
+
+
+def test_drm_preview_with_a_stand_in_camera_library(monkeypatch, request, astronaut_bgr):
+    """The Pi camera library is faked (the camera is hardware we do not have here)."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "fake_picamera2"))
+    request.addfinalizer(lambda: sys.modules.pop("picamera2", None))  # gone after this test
+    import picamera2
+
+    from edge.display.drm import DrmOverlay
+
+    picamera2.CALLS.clear()
+    picamera2.FRAME_BGR = astronaut_bgr
+    cfg = SourceConfig(uri="picamera2")
+    source = make_source(cfg)
+    overlay = DrmOverlay(source)
+    detector = MediaPipeFaceDetector(DetectorConfig())
+    analyzer = FrameAnalyzer(
+        detector, TFLiteClassifier(DEFAULT_MODEL, 2), FacesConfig(), SmoothingConfig()
+    )
+    try:
+        Pipeline(
+            source,
+            analyzer,
+            [],
+            cfg,
+            threading.Event(),
+            PipelineStats(),
+            max_frames=10,
+            viewers=[overlay],
+        ).run()
+    finally:
+        detector.close()
+    names = [name for name, _ in picamera2.CALLS]
+    assert names.index("start_preview") < names.index("start")  # DRM preview set up first
+    assert ("start_preview", picamera2.Preview.DRM) in picamera2.CALLS
+    overlays = [shape for name, shape in picamera2.CALLS if name == "set_overlay"]
+    assert overlays and all(shape == (480, 640, 4) for shape in overlays)
+    assert overlay.overlays_set == len(overlays) <= 10  # once per new result, not per frame
+    assert names[-2:] == ["stop", "close"]
+
+
+def test_drm_needs_the_pi_camera(tmp_path):
+    proc = run_cli(
+        "run", "--source", "edge/assets/demo.mp4", "--display", "drm", "--max-frames", "1"
+    )
+    assert proc.returncode == 1
+    assert "drm: the DRM preview needs the Raspberry Pi camera" in proc.stderr
+    proc = run_cli("run", "--source", "picamera2", "--display", "drm", "--max-frames", "1")
+    assert proc.returncode == 1 and "picamera2 is not importable" in proc.stderr
