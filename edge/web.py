@@ -84,7 +84,6 @@ class WebView:
         self._frame: Frame | None = None
         self._result: Result | None = None
         self._closing = False
-        self.frames_encoded = 0
         handler = type("Handler", (_Handler,), {"view": self})
         try:
             self.server = ThreadingHTTPServer((cfg.host, cfg.port), handler)
@@ -239,7 +238,6 @@ class _Handler(BaseHTTPRequestHandler):
                 )
                 if not ok:
                     continue
-                view.frames_encoded += 1
                 self.wfile.write(
                     f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: "
                     f"{len(jpeg)}\r\n\r\n".encode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -87,6 +88,30 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 15.0) -> Path
         writer.write(frame)
     writer.release()
     return path
+
+
+def start_program(*args: str, **kwargs: object) -> subprocess.Popen[str]:
+    """The real `emotion-edge` in the background, as a service would run it."""
+    return subprocess.Popen(
+        [*EMOTION_EDGE, *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )  # type: ignore[call-overload]
+
+
+def stop_program(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> str:
+    """Signal it, wait (bounded), kill if it hangs; its stderr."""
+    proc.send_signal(sig)
+    try:
+        _, stderr = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    return stderr
 
 
 def run_cli(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess[str]:

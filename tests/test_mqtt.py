@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import subprocess
 import time
@@ -21,7 +20,7 @@ from edge.sinks.mqtt_policy import PublishPolicy, cpu_temperature_c
 from edge.sinks.mqtt_sink import MqttSink
 from edge.stats import PipelineStats
 from edge.types import FaceResult, Result, Timings
-from tests.conftest import EMOTION_EDGE, RESULT_KEYS, ROOT, write_video
+from tests.conftest import RESULT_KEYS, start_program, stop_program, write_video
 from tests.mqtt_broker import Broker, Subscriber, make_test_ca, wait_until
 
 LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
@@ -93,34 +92,21 @@ def device_config(tmp_path: Path, port: int, extra: str = "") -> Path:
 
 
 def start_device(config: Path, clip: Path, out: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            *EMOTION_EDGE,
-            "run",
-            "--config",
-            str(config),
-            "--source",
-            str(clip),
-            "--loop",
-            "true",
-            "--output",
-            str(out),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    return start_program(
+        "run",
+        "--config",
+        str(config),
+        "--source",
+        str(clip),
+        "--loop",
+        "true",
+        "--output",
+        str(out),
     )
 
 
 def stop_device(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> str:
-    proc.send_signal(sig)
-    try:
-        _, stderr = proc.communicate(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    return stderr
+    return stop_program(proc, sig)
 
 
 def test_device_publishes_online_results_stats_then_offline(tmp_path, broker, looping_clip):
@@ -371,24 +357,16 @@ def test_cpu_temperature_reads_millidegrees(tmp_path: Path):
 
 def test_mqtt_host_flag_turns_mqtt_on(broker, looping_clip, tmp_path):
     sub = Subscriber(broker.port, ["emotion-edge/+/availability"])
-    proc = subprocess.Popen(
-        [
-            *EMOTION_EDGE,
-            "run",
-            "--source",
-            str(looping_clip),
-            "--loop",
-            "true",
-            "--mqtt-host",
-            "127.0.0.1",
-            "--mqtt-port",
-            str(broker.port),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ},
+    proc = start_program(
+        "run",
+        "--source",
+        str(looping_clip),
+        "--loop",
+        "true",
+        "--mqtt-host",
+        "127.0.0.1",
+        "--mqtt-port",
+        str(broker.port),
     )
     try:
         assert wait_until(lambda: any(t.endswith("/availability") for t, _, _ in sub.messages), 60)

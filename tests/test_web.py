@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import urllib.error
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import EMOTION_EDGE, ROOT, write_video
+from tests.conftest import EMOTION_EDGE, ROOT, start_program, stop_program, write_video
 from tests.mqtt_broker import free_port, wait_until
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -65,35 +64,23 @@ def device(tmp_path: Path, astronaut_bgr):
         "web:\n  stall_after_s: 1\nsource:\n  treat_as_camera: true\n"
         "  reconnect_initial_s: 0.5\n  reconnect_max_s: 1\n"
     )
-    proc = subprocess.Popen(
-        [
-            *EMOTION_EDGE,
-            "run",
-            "--config",
-            str(config),
-            "--source",
-            str(clip),
-            "--web",
-            str(port),
-            "--output",
-            "/dev/null",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = start_program(
+        "run",
+        "--config",
+        str(config),
+        "--source",
+        str(clip),
+        "--web",
+        str(port),
+        "--output",
+        "/dev/null",
     )
     base = f"http://127.0.0.1:{port}"
     ok = wait_until(lambda: _status(f"{base}/healthz") == 200, 60) and wait_until(
         lambda: b'"status"' in get(f"{base}/api/result")[1], 20
     )
     yield base, clip, proc
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.communicate(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    stop_program(proc)
     assert ok, "the web view never became healthy"
     assert proc.returncode == 0
 
@@ -164,22 +151,16 @@ def test_token_is_required_when_set(tmp_path, astronaut_bgr):
     clip = write_video(tmp_path / "c.avi", [cv2.resize(astronaut_bgr, (640, 480))] * 15)
     config = tmp_path / "c.yaml"
     config.write_text(f"web:\n  enabled: true\n  port: {port}\n  token: s3cret-token\n")
-    proc = subprocess.Popen(
-        [
-            *EMOTION_EDGE,
-            "run",
-            "--config",
-            str(config),
-            "--source",
-            str(clip),
-            "--loop",
-            "true",
-            "--output",
-            "/dev/null",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    proc = start_program(
+        "run",
+        "--config",
+        str(config),
+        "--source",
+        str(clip),
+        "--loop",
+        "true",
+        "--output",
+        "/dev/null",
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -189,8 +170,7 @@ def test_token_is_required_when_set(tmp_path, astronaut_bgr):
         assert get(f"{base}/api/result?token=s3cret-token")[0] == 200
         assert get(f"{base}/metrics", {"Authorization": "Bearer s3cret-token"})[0] == 200
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=15)
+        stop_program(proc)
 
 
 def test_port_in_use_and_short_token_are_one_line_errors(tmp_path, photo_files):
