@@ -87,7 +87,7 @@ if [ "$IS_PI" -eq 1 ]; then
     VENV_FLAGS+=(--system-site-packages)
 fi
 if [ "$IS_JETSON" -eq 1 ]; then
-    say "Jetson detected: for a CSI camera use a GStreamer pipeline as source.uri (see README)"
+    say "Jetson detected: USB cameras (/dev/video*) work; CSI cameras need a GStreamer-enabled OpenCV, which the PyPI wheel is not (see README)"
 fi
 if [ "$WANT_DEV" -eq 1 ]; then
     # services and tools the tests run for real
