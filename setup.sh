@@ -91,7 +91,7 @@ if [ "$IS_JETSON" -eq 1 ]; then
 fi
 if [ "$WANT_DEV" -eq 1 ]; then
     # services and tools the tests run for real
-    SYSTEM_PKGS+=(systemd mosquitto mosquitto-clients openssl chromium)
+    SYSTEM_PKGS+=(systemd mosquitto mosquitto-clients openssl chromium xvfb xdotool)
 fi
 if [ ${#SYSTEM_PKGS[@]} -gt 0 ]; then
     apt_install "${SYSTEM_PKGS[@]}"

@@ -198,3 +198,54 @@ def test_drm_needs_the_pi_camera(tmp_path):
     assert "drm: the DRM preview needs the Raspberry Pi camera" in proc.stderr
     proc = run_cli("run", "--source", "picamera2", "--display", "drm", "--max-frames", "1")
     assert proc.returncode == 1 and "picamera2 is not importable" in proc.stderr
+
+
+@pytest.fixture()
+def xvfb():
+    """A real X server in memory (Xvfb) on a free display number, stopped by its pid."""
+    import os
+    import subprocess
+
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        pass_fds=[write_fd],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    with os.fdopen(read_fd) as reader:
+        number = reader.readline().strip()  # Xvfb writes the display it took once it is ready
+    yield f":{number}"
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_window_backend_shows_frames_and_q_stops(xvfb, monkeypatch, astronaut_bgr):
+    import subprocess
+
+    from edge.display.window import WindowDisplay
+
+    monkeypatch.setenv("DISPLAY", xvfb)
+    stopped = threading.Event()
+    window = WindowDisplay(fullscreen=False, on_quit=stopped.set)
+    try:
+        for _ in range(3):
+            window.show_image(astronaut_bgr)
+        found = subprocess.run(
+            ["xdotool", "search", "--name", "emotion-edge"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        ids = found.stdout.split()
+        assert ids, "no emotion-edge window on the X server"
+        subprocess.run(["xdotool", "key", "--window", ids[0], "q"], check=True, timeout=30)
+        for _ in range(20):
+            if stopped.is_set():
+                break
+            window.show_image(astronaut_bgr)  # keys are read while frames are shown
+        assert stopped.is_set()
+        assert window.frames_shown >= 4
+    finally:
+        window.close()
