@@ -87,11 +87,13 @@ if [ "$IS_PI" -eq 1 ]; then
     VENV_FLAGS+=(--system-site-packages)
 fi
 if [ "$IS_JETSON" -eq 1 ]; then
-    say "Jetson detected: USB cameras (/dev/video*) work; CSI cameras need a GStreamer-enabled OpenCV, which the PyPI wheel is not (see README)"
+    say "Jetson detected: adding gstreamer1.0-tools; a CSI camera is a GStreamer pipeline as source.uri (see README)"
+    SYSTEM_PKGS+=(gstreamer1.0-tools)
 fi
 if [ "$WANT_DEV" -eq 1 ]; then
     # services and tools the tests run for real
-    SYSTEM_PKGS+=(systemd mosquitto mosquitto-clients openssl chromium xvfb xdotool)
+    SYSTEM_PKGS+=(systemd mosquitto mosquitto-clients openssl chromium xvfb xdotool
+                  gstreamer1.0-tools gstreamer1.0-plugins-base)
 fi
 if [ ${#SYSTEM_PKGS[@]} -gt 0 ]; then
     apt_install "${SYSTEM_PKGS[@]}"

@@ -119,12 +119,12 @@ class Pacer:
 
 
 class OpenCVSource:
-    """Camera index, /dev/videoN, URL, GStreamer pipeline or video file via cv2.VideoCapture."""
+    """Camera index, /dev/videoN, URL or video file via cv2.VideoCapture."""
 
     def __init__(self, spec: SourceSpec, cfg: SourceConfig) -> None:
         self.spec = spec
         self.cfg = cfg
-        self.live = spec.kind in ("camera", "stream", "gstreamer") or cfg.treat_as_camera
+        self.live = spec.kind in ("camera", "stream") or cfg.treat_as_camera
         self.plays_file = spec.kind == "video"
         self.description = f"{spec.kind} {spec.target}"
         self.nominal_fps: float | None = None
@@ -135,9 +135,7 @@ class OpenCVSource:
         if not logging.getLogger().isEnabledFor(logging.DEBUG):
             # OpenCV prints its own warnings on stderr (stream timeouts...); ours say enough
             cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-        if self.spec.kind == "gstreamer":
-            cap = cv2.VideoCapture(str(target), cv2.CAP_GSTREAMER)
-        elif self.spec.kind == "stream":
+        if self.spec.kind == "stream":
             params = [
                 cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
                 STREAM_TIMEOUT_MS,
@@ -247,4 +245,8 @@ def make_source(cfg: SourceConfig) -> Source:
         from edge.picamera import Picamera2Source  # optional hardware library
 
         return Picamera2Source(cfg)
+    if spec.kind == "gstreamer":
+        from edge.gst import GstLaunchSource
+
+        return GstLaunchSource(cfg)
     return OpenCVSource(spec, cfg)

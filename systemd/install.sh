@@ -110,7 +110,7 @@ case "$ACTION" in
         install_unit
         case "$MACHINE" in
             pi) say "Raspberry Pi: picamera2 camera, user in video (and render/gpio where present)" ;;
-            jetson) say "Jetson: user in video (and render where present); USB cameras work, CSI needs a GStreamer OpenCV (README)" ;;
+            jetson) say "Jetson: user in video (and render where present); a CSI camera is an nvarguscamerasrc pipeline as source.uri (README)" ;;
         esac
         say "watch it:   journalctl -u $SERVICE -f      status: systemctl status $SERVICE"
         say "remove it:  sudo ./setup.sh --uninstall-service"
