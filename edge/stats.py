@@ -15,7 +15,14 @@ import numpy as np
 from edge.types import Result
 
 WINDOW = 2048  # recent samples kept for percentiles; older ones only count in the totals
-RATE_WINDOW_S = 5.0  # fps is measured over the last few seconds
+RATE_WINDOW_S = 5.0
+STAGE_ORDER = (
+    "detect",
+    "preprocess",
+    "inference",
+    "total",
+    "latency",
+)  # fps is measured over the last few seconds
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,11 @@ class PipelineStats:
     def stage_percentiles(self) -> dict[str, tuple[float, float, float]]:
         """Per stage: (mean, p50, p95) in ms over the recent window."""
         with self._lock:
-            samples = {name: np.array(values) for name, values in self._stage_ms.items()}
+            samples = {
+                name: np.array(self._stage_ms[name])
+                for name in STAGE_ORDER
+                if name in self._stage_ms
+            }
         return {
             name: (float(v.mean()), float(np.percentile(v, 50)), float(np.percentile(v, 95)))
             for name, v in samples.items()
