@@ -144,11 +144,10 @@ class Bench:
         )
         return section
 
-    def stage_times(self, model: Path) -> dict[str, Any]:
+    def stage_times(self, model: Path, frames: list[np.ndarray]) -> dict[str, Any]:
         """Per-stage p50/p95 from the analyzer's own timings, serial, no reuse."""
         analyzer = self.analyzer(model)
         stages: dict[str, list[float]] = {"detect": [], "preprocess": [], "inference": []}
-        frames, _ = load_frames(self.source)
         try:
             for i, image in enumerate(frames):
                 result = analyzer.analyze(_frame(i, image))
@@ -259,7 +258,7 @@ def run_bench(
     }
     for model in models:
         entry = bench.model_section(model, frames, paced_s)
-        entry["stage_ms"] = bench.stage_times(model)
+        entry["stage_ms"] = bench.stage_times(model, frames)
         entry["startup"] = bench.startup(model)
         report["models"][model.stem] = entry
     report["reuse"] = bench.reuse(models[0], frames, fps)
