@@ -80,9 +80,9 @@ class FaceCropper:
 
     def __init__(self, margin: float = 0.15) -> None:
         from edge.config import DetectorConfig
-        from edge.detect import MediaPipeFaceDetector
+        from edge.detect import BlazeFaceDetector
 
-        self.detector = MediaPipeFaceDetector(DetectorConfig())
+        self.detector = BlazeFaceDetector(DetectorConfig())
         self.margin = margin
         self._ts = 0
 

@@ -70,7 +70,7 @@ def demo_frames() -> tuple[list[np.ndarray], list[int], list[tuple[str, int, int
 
 def build_demo_sample(out: Path) -> list[tuple[str, int, int]]:
     from edge.config import DetectorConfig
-    from edge.detect import MediaPipeFaceDetector
+    from edge.detect import BlazeFaceDetector
 
     frames, counts, ranges = demo_frames()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -82,7 +82,7 @@ def build_demo_sample(out: Path) -> list[tuple[str, int, int]]:
     writer.release()
 
     # check what was written, as the device will read it
-    detector = MediaPipeFaceDetector(DetectorConfig())
+    detector = BlazeFaceDetector(DetectorConfig())
     cap = cv2.VideoCapture(str(out))
     try:
         for index, expected in enumerate(counts):

@@ -15,7 +15,7 @@ from edge.analyze import FrameAnalyzer
 from edge.capture import Source, make_source
 from edge.classify import TFLiteClassifier
 from edge.config import Config, resolve_app_path
-from edge.detect import MediaPipeFaceDetector
+from edge.detect import BlazeFaceDetector
 from edge.display import DisplayViewer, open_screen
 from edge.pipeline import Pipeline, Viewer
 from edge.service import ServiceNotifier
@@ -129,7 +129,7 @@ def run_pipeline(
     classifier = TFLiteClassifier(model_path, config.classifier.threads)
     stats = PipelineStats()
     with contextlib.ExitStack() as closing:  # closes in reverse order of opening
-        detector = MediaPipeFaceDetector(config.detector)
+        detector = BlazeFaceDetector(config.detector)
         closing.callback(detector.close)
         sinks = build_sinks(config, classifier.labels, classifier.name, stats)
         for sink in sinks:

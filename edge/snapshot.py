@@ -16,7 +16,7 @@ from edge.analyze import FrameAnalyzer
 from edge.capture import EndOfStream, SourceUnavailable, make_source
 from edge.classify import TFLiteClassifier
 from edge.config import Config, resolve_app_path
-from edge.detect import MediaPipeFaceDetector
+from edge.detect import BlazeFaceDetector
 from edge.errors import ConfigError, SourceError
 from edge.overlay import draw_overlay
 from edge.types import Frame
@@ -35,7 +35,7 @@ def write_snapshot(config: Config, out: Path) -> str:
         resolve_app_path(config.classifier.model), config.classifier.threads
     )
     with contextlib.ExitStack() as closing:
-        detector = MediaPipeFaceDetector(config.detector)
+        detector = BlazeFaceDetector(config.detector)
         closing.callback(detector.close)
         try:
             source.open()

@@ -38,6 +38,9 @@ class Detection:
 
     box_xywh: tuple[int, int, int, int]
     score: float
+    # frame pixels, MediaPipe's order: right eye, left eye, nose tip, mouth, right ear tragion,
+    # left ear tragion (the person's right and left); empty when the detector gives none
+    keypoints_xy: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.box_xywh[2] <= 0 or self.box_xywh[3] <= 0:

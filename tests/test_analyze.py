@@ -10,7 +10,7 @@ import pytest
 from edge.analyze import EmotionSmoother, FrameAnalyzer, apply_face_policy
 from edge.classify import TFLiteClassifier
 from edge.config import DetectorConfig, FacesConfig, SmoothingConfig
-from edge.detect import MediaPipeFaceDetector
+from edge.detect import BlazeFaceDetector
 from edge.payload import result_to_dict
 from edge.types import Detection, Frame
 from tests.conftest import DEFAULT_MODEL, RESULT_KEYS
@@ -58,7 +58,7 @@ def make_analyzer():
     detectors = []
 
     def make(policy: str = "multiple_faces") -> FrameAnalyzer:
-        detector = MediaPipeFaceDetector(DetectorConfig())
+        detector = BlazeFaceDetector(DetectorConfig())
         detectors.append(detector)
         return FrameAnalyzer(
             detector,

@@ -14,7 +14,7 @@ from edge.analyze import FrameAnalyzer
 from edge.capture import make_source
 from edge.classify import TFLiteClassifier
 from edge.config import DetectorConfig, FacesConfig, SmoothingConfig, SourceConfig
-from edge.detect import MediaPipeFaceDetector
+from edge.detect import BlazeFaceDetector
 from edge.pipeline import FrameSlot, Pipeline
 from edge.stats import PipelineStats
 from edge.types import Frame, Result
@@ -85,7 +85,7 @@ def clip_frames(astronaut_bgr, no_face_bgr, two_faces_bgr) -> list[np.ndarray]:
 
 @pytest.fixture()
 def analyzer():
-    detector = MediaPipeFaceDetector(DetectorConfig())
+    detector = BlazeFaceDetector(DetectorConfig())
     yield FrameAnalyzer(
         detector, TFLiteClassifier(DEFAULT_MODEL, 2), FacesConfig(), SmoothingConfig()
     )

@@ -11,7 +11,7 @@ import pytest
 from edge.analyze import FrameAnalyzer
 from edge.classify import TFLiteClassifier
 from edge.config import DetectorConfig, FacesConfig, ReuseConfig, SmoothingConfig
-from edge.detect import MediaPipeFaceDetector
+from edge.detect import BlazeFaceDetector
 from edge.track import FaceTracks, iou, thumbnail
 from edge.types import Frame
 from tests.conftest import DEFAULT_MODEL
@@ -74,7 +74,7 @@ def test_disabled_never_reuses(tracks_with_one_face):
 
 
 def test_still_scene_calls_the_classifier_once_per_max_age(astronaut_bgr):
-    detector = MediaPipeFaceDetector(DetectorConfig())
+    detector = BlazeFaceDetector(DetectorConfig())
     try:
         analyzer = FrameAnalyzer(
             detector,
