@@ -15,7 +15,7 @@ from edge.capture import make_source
 from edge.classify import TFLiteClassifier
 from edge.config import DetectorConfig, FacesConfig, SmoothingConfig, SourceConfig
 from edge.config_view import DisplayConfig
-from edge.detect import MediaPipeFaceDetector
+from edge.detect import BlazeFaceDetector
 from edge.display import DisplayViewer, open_screen
 from edge.display.common import DisplayUnavailable
 from edge.display.framebuffer import FramebufferDisplay, fit
@@ -107,7 +107,7 @@ def test_display_keeps_the_camera_rate_while_the_model_is_slow(tmp_path, astrona
     device = fake_framebuffer(tmp_path, 800, 480, 32, 3200)
     stats = PipelineStats()
     viewer = DisplayViewer(FramebufferDisplay(device, device.parent / "sys" / "fb7"), stats)
-    detector = MediaPipeFaceDetector(DetectorConfig())
+    detector = BlazeFaceDetector(DetectorConfig())
     analyzer = FrameAnalyzer(
         detector, TFLiteClassifier(DEFAULT_MODEL, 2), FacesConfig(), SmoothingConfig()
     )
@@ -164,7 +164,7 @@ def test_drm_preview_with_a_stand_in_camera_library(monkeypatch, request, astron
     cfg = SourceConfig(uri="picamera2")
     source = make_source(cfg)
     overlay = DrmOverlay(source)
-    detector = MediaPipeFaceDetector(DetectorConfig())
+    detector = BlazeFaceDetector(DetectorConfig())
     analyzer = FrameAnalyzer(
         detector, TFLiteClassifier(DEFAULT_MODEL, 2), FacesConfig(), SmoothingConfig()
     )
@@ -240,7 +240,9 @@ def test_window_backend_shows_frames_and_q_stops(xvfb, monkeypatch, astronaut_bg
         )
         ids = found.stdout.split()
         assert ids, "no emotion-edge window on the X server"
-        subprocess.run(["xdotool", "key", "--window", ids[0], "q"], check=True, timeout=30)
+        # a real key press (XTEST) into the focused window, as a person's keyboard gives
+        subprocess.run(["xdotool", "windowfocus", "--sync", ids[0]], check=True, timeout=30)
+        subprocess.run(["xdotool", "key", "q"], check=True, timeout=30)
         for _ in range(20):
             if stopped.is_set():
                 break
