@@ -15,6 +15,7 @@ from convert.common import ConvertError, sha256_of, tensorflow
 from convert.dataset import FaceCropper, LabelledImages, balanced_sample, load_image, scan
 from convert.int8 import IoType, check_classifier, convert_float, convert_int8, write_model
 from convert.report import compare, write_report
+from edge.errors import first_line
 from edge.model_meta import ModelMeta
 from edge.preprocess import normalize, to_model_pixels
 
@@ -62,7 +63,7 @@ def load_keras_model(path: Path) -> Any:
     except ConvertError:
         raise
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise ConvertError(f"{path}: cannot load as a Keras model ({first})") from exc
 
 

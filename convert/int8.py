@@ -10,6 +10,7 @@ from typing import Any, Literal
 import numpy as np
 
 from convert.common import ConvertError, tensorflow, write_output
+from edge.errors import first_line
 
 IoType = Literal["int8", "uint8"]
 
@@ -61,7 +62,7 @@ def convert_int8(
     try:
         return bytes(converter.convert())
     except Exception as exc:  # the converter raises many types, all meaning "cannot convert"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise ConvertError(f"int8 conversion failed: {first}") from exc
 
 

@@ -23,3 +23,9 @@ class SourceError(EdgeError):
 
 class DependencyError(EdgeError):
     """An optional library is missing; the message names the install step."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

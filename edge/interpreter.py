@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from edge.errors import DependencyError, ModelError
+from edge.errors import DependencyError, ModelError, first_line
 from edge.logs import quiet_native_stderr
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def load_interpreter(model_path: Path, threads: int | None) -> tuple[Any, str]:
             interpreter = cls(model_path=str(model_path), num_threads=threads)
             interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         raise ModelError(f"{model_path}: not a valid TFLite model ({reason})") from exc
     log.debug("loaded %s with %s, %s threads", model_path, package, threads)
     return interpreter, package

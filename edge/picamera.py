@@ -9,7 +9,7 @@ import numpy as np
 
 from edge.capture import SourceUnavailable
 from edge.config import SourceConfig
-from edge.errors import DependencyError
+from edge.errors import DependencyError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,11 @@ class Picamera2Source:
             from picamera2 import Picamera2, Preview
         except ImportError as exc:
             raise DependencyError(INSTALL_HINT) from exc
+        except Exception as exc:  # e.g. ValueError "numpy.dtype size changed" from simplejpeg
+            raise DependencyError(
+                f"picamera2 fails to import ({type(exc).__name__}: {first_line(exc)}): run "
+                "./setup.sh again, which installs simplejpeg built for the venv's numpy"
+            ) from exc
         self._factory = Picamera2
         self._drm_preview = Preview.DRM
         self.drm_preview = False  # set by the drm display before the camera is opened
