@@ -27,7 +27,9 @@ fi
 
 MACHINE=pc
 if grep -qi "raspberry pi" /proc/device-tree/model 2>/dev/null; then MACHINE=pi; fi
-if [ -e /etc/nv_tegra_release ]; then MACHINE=jetson; fi
+# (a staging root stands for the target machine: its etc/nv_tegra_release counts too)
+if [ -e /etc/nv_tegra_release ] || [ -e "$DESTDIR/etc/nv_tegra_release" ]; then MACHINE=jetson; fi
+DROPIN_DIR="$UNIT_DIR/$SERVICE.service.d"
 
 install_app() {
     say "copying the app to $DESTDIR$PREFIX"
@@ -95,6 +97,10 @@ install_unit() {
     sed "s#@PREFIX@#$PREFIX#g" "$SRC/systemd/$SERVICE.service" > "$UNIT_DIR/$SERVICE.service"
     chmod 0644 "$UNIT_DIR/$SERVICE.service"
     say "installed $UNIT_DIR/$SERVICE.service"
+    if [ "$MACHINE" = jetson ]; then
+        install -D -m 0644 "$SRC/systemd/jetson.conf" "$DROPIN_DIR/jetson.conf"
+        say "Jetson: installed $DROPIN_DIR/jetson.conf (shared /tmp and GPU devices for the CSI camera)"
+    fi
     if live; then
         systemctl daemon-reload
         systemctl enable --now "$SERVICE"
@@ -119,7 +125,8 @@ case "$ACTION" in
         if live; then
             systemctl disable --now "$SERVICE" 2>/dev/null || true
         fi
-        rm -f "$UNIT_DIR/$SERVICE.service"
+        rm -f "$UNIT_DIR/$SERVICE.service" "$DROPIN_DIR/jetson.conf"
+        rmdir "$DROPIN_DIR" 2>/dev/null || true
         if live; then systemctl daemon-reload; fi
         case "$PREFIX" in
             /?*) rm -rf "$DESTDIR$PREFIX" ;;

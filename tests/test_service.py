@@ -308,3 +308,36 @@ def test_logs_under_the_journal_carry_priorities_and_no_timestamps(tmp_path: Pat
     )
     assert " INFO edge.runner: running: images" in proc.stderr
     assert "<6>" not in proc.stderr
+
+
+def test_jetson_gets_a_drop_in_for_the_csi_camera(tmp_path: Path):
+    dest = tmp_path / "root"
+    (dest / "etc").mkdir(parents=True)
+    (dest / "etc/nv_tegra_release").write_text("# R36 (release), REVISION: 4.0\n")
+    env = {**os.environ, "DESTDIR": str(dest), "PREFIX": "/opt/emotion-edge"}
+    proc = setup(env, "--install-service")
+    assert proc.returncode == 0, proc.stderr
+    dropin = dest / "etc/systemd/system/emotion-edge.service.d/jetson.conf"
+    lines = dropin.read_text().splitlines()
+    for setting in ("PrivateTmp=no", "DeviceAllow=", "DevicePolicy=auto"):
+        assert setting in lines, setting
+    if shutil.which("systemd-analyze"):
+        # the unit with its drop-in, as systemd would load it
+        unit = _render_unit(tmp_path, ROOT)
+        (tmp_path / "emotion-edge.service.d").mkdir()
+        shutil.copy(dropin, tmp_path / "emotion-edge.service.d/jetson.conf")
+        verify = subprocess.run(
+            ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60
+        )
+        assert verify.returncode == 0 and "jetson.conf" not in verify.stderr, verify.stderr
+    assert setup(env, "--uninstall-service").returncode == 0
+    assert not dropin.exists()
+
+
+def test_a_pc_gets_no_jetson_drop_in(tmp_path: Path):
+    dest = tmp_path / "root"
+    env = {**os.environ, "DESTDIR": str(dest), "PREFIX": "/opt/emotion-edge"}
+    if Path("/etc/nv_tegra_release").exists():
+        pytest.skip("this machine is a Jetson")
+    assert setup(env, "--install-service").returncode == 0
+    assert not (dest / "etc/systemd/system/emotion-edge.service.d").exists()
