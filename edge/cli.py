@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--vgg19",
         action="store_true",
         help="also measure a VGG19-150 int8 (random weights; built once with "
-        "TensorFlow into .cache/models/)",
+        "TensorFlow into ~/.cache/emotion-edge/models/)",
     )
 
     snap = sub.add_parser("snapshot", help="write one annotated frame as an image")

@@ -20,6 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from convert.common import cache_dir
 from edge.analyze import FrameAnalyzer
 from edge.bench.runs import (
     Draw,
@@ -32,12 +33,12 @@ from edge.bench.runs import (
 )
 from edge.classify import TFLiteClassifier
 from edge.config import Config, ReuseConfig
-from edge.detect import MediaPipeFaceDetector
+from edge.detect import BlazeFaceDetector
 from edge.preprocess import crop_with_margin
 from edge.types import Frame, Result
 
 THREAD_SWEEP = (1, 2, 4)
-CACHE = Path(__file__).resolve().parents[2] / ".cache" / "models"
+CACHE = cache_dir() / "models"
 
 
 def cached_models(vgg19: bool, default_model: Path) -> list[Path]:
@@ -100,7 +101,7 @@ class Bench:
     ) -> FrameAnalyzer:
         cfg = self.config
         return FrameAnalyzer(
-            MediaPipeFaceDetector(cfg.detector),
+            BlazeFaceDetector(cfg.detector),
             TFLiteClassifier(model, threads or cfg.classifier.threads),
             cfg.faces,
             cfg.smoothing,
@@ -202,7 +203,7 @@ def _frame(index: int, image: np.ndarray) -> Frame:
 
 def face_crops(bench: Bench, frames: list[np.ndarray]) -> list[np.ndarray]:
     """The crops the classifier sees on the clip, from the real detector and crop rule."""
-    detector = MediaPipeFaceDetector(bench.config.detector)
+    detector = BlazeFaceDetector(bench.config.detector)
     crops = []
     try:
         for i, image in enumerate(frames):
