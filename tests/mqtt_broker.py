@@ -31,12 +31,14 @@ def wait_until(predicate: Callable[[], object], timeout_s: float, step_s: float 
     return bool(predicate())
 
 
-def make_test_ca(folder: Path, name: str) -> dict[str, Path]:
-    """A CA and a server certificate for 127.0.0.1/localhost, made with the openssl CLI."""
+def make_test_ca(
+    folder: Path, name: str, names: str = "IP:127.0.0.1,DNS:localhost"
+) -> dict[str, Path]:
+    """A CA and a server certificate for `names`, made with the openssl CLI."""
     ca_key, ca_crt = folder / f"{name}-ca.key", folder / f"{name}-ca.crt"
     key, csr, crt = folder / f"{name}.key", folder / f"{name}.csr", folder / f"{name}.crt"
     ext = folder / f"{name}.ext"
-    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    ext.write_text(f"subjectAltName={names}\n")
 
     def run(*args: str) -> None:
         subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
@@ -94,6 +96,7 @@ class Broker:
     port: int = field(default_factory=free_port)
     users: dict[str, str] = field(default_factory=dict)
     tls: dict[str, Path] | None = None
+    persistent: bool = False  # keep sessions (and retained messages) across a restart
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Broker:
@@ -102,10 +105,17 @@ class Broker:
         # private temporary folders: keep it as whoever runs the tests
         lines = [
             f"listener {self.port} 127.0.0.1",
-            "persistence false",
             f"user {pwd.getpwuid(os.getuid()).pw_name}",
             f"log_dest file {self.folder / 'mosquitto.log'}",
         ]
+        if self.persistent:
+            lines += [
+                "persistence true",
+                f"persistence_location {self.folder}/",
+                "queue_qos0_messages true",  # for a persistent subscriber that is away
+            ]
+        else:
+            lines.append("persistence false")
         if self.users:
             passwd = self.folder / "passwd"
             passwd.unlink(missing_ok=True)
@@ -157,10 +167,16 @@ class Broker:
 class Subscriber:
     """Collects every message under `topics`, retained ones included."""
 
-    def __init__(self, port: int, topics: list[str]) -> None:
+    def __init__(self, port: int, topics: list[str], session: str | None = None) -> None:
+        """`session`: a client id whose subscriptions the broker keeps while it is away."""
         self.messages: list[tuple[str, bytes, bool]] = []
         self._lock = threading.Lock()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{id(self)}")
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=session or f"test-{id(self)}",
+            clean_session=session is None,
+        )
+        self.client.reconnect_delay_set(1, 1)  # back soon after a broker restart
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, u, f, rc, p: [c.subscribe(t, qos=1) for t in topics]
         self.client.connect("127.0.0.1", port, keepalive=10)

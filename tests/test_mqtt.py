@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from edge.stats import PipelineStats
 from edge.types import FaceResult, Result, Timings
 from tests.conftest import RESULT_KEYS, start_program, stop_program, write_video
 from tests.mqtt_broker import Broker, Subscriber, make_test_ca, wait_until
+
+pytestmark = pytest.mark.timeout(180)  # every wait below has its own, shorter deadline
 
 LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 STATS_KEYS = {
@@ -193,6 +197,105 @@ def sink_for(cfg: MqttConfig, password: str | None = None) -> MqttSink:
     return MqttSink(cfg, LABELS, "test-model", PipelineStats(), password)
 
 
+def test_outage_keeps_the_newest_results_and_sends_them_on_reconnect(tmp_path, caplog):
+    broker = Broker(tmp_path, persistent=True).start()
+    prefix = "emotion-edge/gap"
+    sub = Subscriber(broker.port, [f"{prefix}/emotion"], session="outage-watcher")
+    cfg = MqttConfig(
+        host="127.0.0.1",
+        port=broker.port,
+        device_id="gap",
+        publish="every",
+        buffer_messages=20,
+        reconnect_max_s=1,
+        discovery=False,
+    )
+    sink = sink_for(cfg)
+    try:
+        assert wait_until(lambda: sink.connected, 10)
+        sink.emit(result(0))
+        assert wait_until(lambda: sub.payloads(f"{prefix}/emotion"), 10)
+        broker.stop()
+        assert wait_until(lambda: not sink.connected, 10)
+        longest = 0
+        for i in range(1, 201):  # the pipeline goes on while the broker is away
+            sink.emit(result(i))
+            longest = max(longest, len(sink._backlog))
+        assert longest == cfg.buffer_messages
+        assert sink.dropped == 200 - cfg.buffer_messages
+        broker.start()  # same port; the watcher's session survived the restart
+        assert wait_until(lambda: sink.connected, 15)
+
+        def frames() -> list[int]:
+            return [json.loads(p)["frame"] for p in sub.payloads(f"{prefix}/emotion")]
+
+        assert wait_until(lambda: frames()[-1:] == [200], 15), frames()
+        assert frames() == [0, *range(181, 201)]  # the newest 20, in order, once
+    finally:
+        sink.close()
+        sub.close()
+        broker.stop()
+    assert sum("lost the broker" in r.getMessage() for r in caplog.records) == 1
+
+
+@pytest.fixture()
+def stalled_broker():
+    """Accepts one client, says CONNACK, then never reads again: a hung broker or link."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(10)
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        try:
+            conn, _ = server.accept()
+        except OSError:
+            return
+        held.append(conn)
+        conn.recv(4096)  # CONNECT
+        conn.sendall(bytes([0x20, 2, 0, 0]))  # CONNACK: accepted
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    server.close()
+    thread.join(10)
+    for conn in held:
+        conn.close()
+
+
+def test_a_broker_that_stops_reading_costs_a_bounded_queue(stalled_broker, caplog):
+    cfg = MqttConfig(
+        host="127.0.0.1",
+        port=stalled_broker,
+        device_id="stall",
+        publish="every",
+        buffer_messages=50,
+        keepalive_s=300,
+        discovery=False,
+    )
+    sink = sink_for(cfg)
+    try:
+        assert wait_until(lambda: sink.connected, 10)
+        queued = 0  # paho's QoS 0 queue, which its max_queued_messages does not bound
+        for i in range(20000):
+            sink.emit(result(i))
+            if i % 100 == 0:
+                queued = max(queued, len(sink._client._out_packet))
+            if sink.dropped > 1000 and len(sink._client._out_packet) >= cfg.buffer_messages:
+                break  # the kernel's socket buffers are full and paho holds the rest
+        assert sink.connected
+        assert sink.dropped > 1000
+        assert len(sink._unsent) <= cfg.buffer_messages
+        assert queued <= cfg.buffer_messages + 2  # + the retained availability and state
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 1 and "dropped and counted" in warnings[0], warnings
+    finally:
+        closing = threading.Thread(target=sink.close, daemon=True)
+        closing.start()
+        closing.join(20)
+    assert not closing.is_alive(), "close() hung on a broker that does not read"
+
+
 def test_wrong_password_is_one_error_and_never_connected(tmp_path, caplog):
     broker = Broker(tmp_path, users={"cam": "right"}).start()
     try:
@@ -257,6 +360,52 @@ def test_wrong_ca_is_one_error_and_right_ca_connects(tmp_path, caplog):
             }
         )
         good = sink_for(good_cfg)
+        assert wait_until(lambda: good.connected, 10)
+        good.close()
+    finally:
+        broker.stop()
+
+
+@pytest.mark.parametrize(
+    ("cert_names", "tls", "error", "fix"),
+    [
+        (  # a plain client on a TLS port: the broker hangs up without a CONNACK
+            "IP:127.0.0.1",
+            {"enabled": False},
+            "closed the connection without answering (a TLS port? then set mqtt.tls.enabled",
+            {"enabled": True},
+        ),
+        (  # the right CA, but the certificate names another host
+            "DNS:broker.example",
+            {"enabled": True},
+            "TLS certificate is not for 127.0.0.1 (IP address mismatch",
+            {"enabled": True, "insecure": True},
+        ),
+    ],
+    ids=["plain-client-on-tls-port", "certificate-for-another-name"],
+)
+def test_tls_mistakes_are_one_error_naming_the_setting(
+    tmp_path, caplog, cert_names, tls, error, fix
+):
+    server = make_test_ca(tmp_path, "server", cert_names)
+    broker = Broker(tmp_path, tls=server).start()
+    caplog.set_level(logging.INFO, logger="edge.sinks.mqtt_sink")
+    ca = {"ca_file": str(server["ca"])}
+    base = {"host": "127.0.0.1", "port": broker.port, "reconnect_max_s": 1}
+    try:
+        sink = sink_for(
+            MqttConfig.model_validate({**base, "device_id": "bad", "tls": {**tls, **ca}})
+        )
+        assert wait_until(lambda: any(r.levelno == logging.ERROR for r in caplog.records), 10)
+        sink.emit(result(0))
+        time.sleep(2.5)  # a few reconnect attempts, which must not log again
+        assert not sink.connected
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1 and error in errors[0], errors
+        sink.close()
+        good = sink_for(
+            MqttConfig.model_validate({**base, "device_id": "ok", "tls": {**fix, **ca}})
+        )
         assert wait_until(lambda: good.connected, 10)
         good.close()
     finally:

@@ -5,6 +5,10 @@ emotion (result JSON, by the publish policy), state (smoothed emotion, retained)
 stats (every stats_interval_s), plus Home Assistant discovery. paho's own thread
 does the network I/O and the reconnects (with backoff); emit() only hands messages
 over, or keeps the newest few in a bounded backlog while the broker is away.
+paho's own outgoing queue is bounded too: max_queued_messages caps QoS 1/2, and
+results paho has not written yet (QoS 0 included, which that cap does not cover)
+are counted here, so a broker that accepts the connection but stops reading costs
+at most buffer_messages messages of memory.
 """
 
 from __future__ import annotations
@@ -44,6 +48,12 @@ def diagnose_connect(cfg: MqttConfig, timeout_s: float = 5.0) -> str:
             with context.wrap_socket(raw, server_hostname=cfg.host):
                 return "TLS handshake works; the broker closed the connection"
     except ssl.SSLCertVerificationError as exc:
+        if "mismatch" in str(exc.verify_message):
+            return (
+                f"TLS certificate is not for {cfg.host} ({exc.verify_message}): connect by a "
+                "name the certificate lists (mqtt.host), or mqtt.tls.insecure: true on a "
+                "test broker"
+            )
         return f"TLS certificate not trusted ({exc.verify_message}): check mqtt.tls.ca_file"
     except (ssl.SSLError, OSError) as exc:
         return str(exc) or type(exc).__name__
@@ -72,11 +82,15 @@ class MqttSink:
         self.published = 0
         self._lock = threading.Lock()
         self._backlog: deque[tuple[str, str]] = deque(maxlen=cfg.buffer_messages)
+        self._unsent: deque[Any] = deque()  # MQTTMessageInfo handed to paho, not yet sent
+        self._stalled = False  # the surplus warning was given on this connection
         self._state = NO_FACE_STATE
         self._policy = PublishPolicy(cfg.publish, cfg.max_rate_hz)
         self._next_stats_s = time.monotonic() + cfg.stats_interval_s
         self._link = "starting"  # last reported link state: one log line per change
         self._closing = False
+        self._link_down = threading.Event()  # no connection: set until a CONNACK accepts us
+        self._link_down.set()
         protocol = mqtt.MQTTv5 if cfg.protocol == "5" else mqtt.MQTTv311
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
@@ -133,7 +147,7 @@ class MqttSink:
                 )
 
     def close(self) -> None:
-        """Say offline (retained), then disconnect; bounded by CLOSE_TIMEOUT_S."""
+        """Say offline (retained), then disconnect; each wait bounded by CLOSE_TIMEOUT_S."""
         with self._lock:
             connected = self.connected
             self._closing = True
@@ -143,9 +157,16 @@ class MqttSink:
             with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(CLOSE_TIMEOUT_S)
         self._client.disconnect()
+        if not self._link_down.wait(CLOSE_TIMEOUT_S):
+            # the broker stopped reading, so the DISCONNECT cannot go out, and paho's
+            # thread would wait for it forever: end the connection under it
+            sock = self._client.socket()
+            if isinstance(sock, socket.socket):  # TLS sockets too
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
         self._client.loop_stop()
         log.info(
-            "MQTT: closed (%d published, %d dropped while the broker was away)",
+            "MQTT: closed (%d published, %d dropped while the broker was away or slow)",
             self.published,
             self.dropped,
         )
@@ -161,9 +182,26 @@ class MqttSink:
                 self.dropped += 1
             self._backlog.append((topic, payload))
             return
-        info = self._client.publish(topic, payload, qos=qos)
+        self._hand_over(self._client, topic, payload, qos)
+
+    def _hand_over(self, client: Any, topic: str, payload: str, qos: int) -> None:
+        """Publish unless paho still holds buffer_messages of ours unsent (a stalled link)."""
+        while self._unsent and self._unsent[0].is_published():
+            self._unsent.popleft()
+        if len(self._unsent) >= self.cfg.buffer_messages:
+            self.dropped += 1
+            if not self._stalled:  # said once per connection: the count is in the stats
+                self._stalled = True
+                log.warning(
+                    "MQTT: the broker takes messages more slowly than they come (%d unsent); "
+                    "the surplus is dropped and counted (mqtt_dropped in …/stats)",
+                    len(self._unsent),
+                )
+            return
+        info = client.publish(topic, payload, qos=qos)
         if info.rc == self._mqtt.MQTT_ERR_SUCCESS:
             self.published += 1
+            self._unsent.append(info)
         else:
             self.dropped += 1
 
@@ -194,15 +232,17 @@ class MqttSink:
                 hint,
             )
             return
+        self._link_down.clear()
         with self._lock:
             self.connected = True
             client.publish(self.topics["availability"], "online", qos=1, retain=True)
             client.publish(self.topics["state"], self._state, qos=1, retain=True)
             self._announce(client)
+            self._unsent.clear()  # paho dropped unsent QoS 0 packets on reconnect
+            self._stalled = False
             while self._backlog:
                 topic, payload = self._backlog.popleft()
-                client.publish(topic, payload, qos=self.cfg.qos)
-                self.published += 1
+                self._hand_over(client, topic, payload, self.cfg.qos)
         if self.cfg.discovery:
             client.subscribe(f"{self.cfg.discovery_prefix}/status", qos=1)
         self._report(
@@ -224,6 +264,7 @@ class MqttSink:
     def _on_disconnect(
         self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
+        self._link_down.set()
         with self._lock:
             was_connected, self.connected = self.connected, False
         if was_connected and not self._closing:
@@ -236,6 +277,20 @@ class MqttSink:
                 self.cfg.port,
                 reason,
                 self.cfg.buffer_messages,
+            )
+        elif not was_connected and not self._closing and not self._link.startswith("refused"):
+            hint = (
+                "the broker's log says why"
+                if self.cfg.tls.enabled
+                else "a TLS port? then set mqtt.tls.enabled: true; else the broker's log says why"
+            )
+            self._report(
+                "closed early",
+                logging.ERROR,
+                "MQTT: %s:%d closed the connection without answering (%s); retrying",
+                self.cfg.host,
+                self.cfg.port,
+                hint,
             )
 
     def _on_connect_fail(self, client: Any, userdata: Any) -> None:
