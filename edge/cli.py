@@ -168,7 +168,7 @@ def install_stop_handlers(stop: threading.Event) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from edge.runner import run_pipeline  # heavy imports (mediapipe, cv2) only for `run`
+    from edge.runner import run_pipeline  # heavy imports (cv2, LiteRT) only for `run`
 
     config = config_from_args(args)
     setup_logging(config.logging.level)

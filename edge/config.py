@@ -85,7 +85,7 @@ class DetectorConfig(_Section):
         ge=128,
         le=7680,
         description="detect on a copy scaled down to this width (BlazeFace itself sees 128 "
-        "or 192 pixels); null = hand MediaPipe the full frame, which measured as fast on x86",
+        "or 192 pixels); null = letterbox the full frame straight into the model's input",
     )
     min_suppression: float = Field(
         default=0.3, ge=0.0, le=1.0, description="overlap above which boxes are merged"

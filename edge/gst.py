@@ -1,6 +1,6 @@
 """GStreamer pipelines (a Jetson's CSI camera) without a GStreamer-enabled OpenCV.
 
-The OpenCV wheel that mediapipe requires is built without GStreamer, so a pipeline such
+The OpenCV wheel from PyPI is built without GStreamer, so a pipeline such
 as `nvarguscamerasrc ! ... ! nvvidconv` is run by `gst-launch-1.0` in a child process,
 converted to raw BGR at the configured size, and read from its stdout, one frame of
 width*height*3 bytes at a time, with a timeout.

@@ -53,7 +53,7 @@ def setup_logging(level: str) -> None:
 
 @contextlib.contextmanager
 def quiet_native_stderr() -> Iterator[None]:
-    """Hide what MediaPipe's and LiteRT's C++ code prints on fd 2 while models load.
+    """Hide what LiteRT's C++ code prints on fd 2 while models load.
 
     Those INFO lines have no level switch, and a service's journal should show our lines
     only. Used only while no other thread logs (start-up, shut-down); DEBUG logging shows
