@@ -24,7 +24,10 @@ from edge.types import Frame, Result
 log = logging.getLogger(__name__)
 
 POLL_S = 0.1  # upper bound of every wait inside the threads
-JOIN_TIMEOUT_S = 2.0
+# all threads together, so that a stop (Ctrl-C, SIGTERM) ends the run within 2 s even while
+# the capture thread sits in a blocking call OpenCV cannot interrupt (FFmpeg's stream open
+# and read wait up to capture.STREAM_TIMEOUT_MS); such a thread is reported in `stuck`
+JOIN_TIMEOUT_S = 1.5
 T = TypeVar("T")
 
 
@@ -131,6 +134,7 @@ class Pipeline:
         self.frames = FrameSlot()
         self.latest_result: LatestValue[Result] = LatestValue()
         self.failure: BaseException | None = None
+        self.stuck: tuple[str, ...] = ()  # threads still running when run() returned
 
     # -- capture thread -------------------------------------------------------------
     def _capture_loop(self) -> None:
@@ -263,14 +267,17 @@ class Pipeline:
             self.stop.set()
             if self.supervisor is not None:
                 self.supervisor.stopping()
-            for thread in reversed(threads):
-                thread.join(JOIN_TIMEOUT_S)
-                if thread.is_alive():
-                    log.warning(
-                        "%s thread did not stop within %.0f s; leaving it behind",
-                        thread.name,
-                        JOIN_TIMEOUT_S,
-                    )
+            deadline = time.monotonic() + JOIN_TIMEOUT_S
+            for thread in reversed(threads):  # shutdown joins in reverse order of start
+                thread.join(max(0.0, deadline - time.monotonic()))
+            self.stuck = tuple(thread.name for thread in threads if thread.is_alive())
+            if self.stuck:
+                log.info(
+                    "%s thread still in a blocking call after %.1f s (a stalled stream?); "
+                    "not waiting for it",
+                    ", ".join(self.stuck),
+                    JOIN_TIMEOUT_S,
+                )
         if self.failure is not None:
             raise self.failure
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -178,4 +179,21 @@ def run_pipeline(
     print_summary(summary)
     if summary_json is not None:
         summary_json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    if pipeline.stuck:
+        end_process_now(0)
     return 0
+
+
+def end_process_now(code: int) -> None:
+    """Exit at once, everything written, without finalising the interpreter.
+
+    A thread inside a native blocking call (OpenCV's FFmpeg waiting on a stalled stream)
+    cannot be interrupted, and finalising the interpreter under it can abort the process
+    ("terminate called without an active exception", exit 134). The outputs are closed and
+    the summary printed by now, so nothing is lost by skipping finalisation.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
