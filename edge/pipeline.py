@@ -17,6 +17,7 @@ from typing import Generic, Protocol, TypeVar
 from edge.analyze import FrameAnalyzer
 from edge.capture import Backoff, EndOfStream, Pacer, Source, SourceUnavailable
 from edge.config import SourceConfig
+from edge.errors import first_line
 from edge.sinks import Sink
 from edge.stats import PipelineStats
 from edge.types import Frame, Result
@@ -135,6 +136,7 @@ class Pipeline:
         self.latest_result: LatestValue[Result] = LatestValue()
         self.failure: BaseException | None = None
         self.stuck: tuple[str, ...] = ()  # threads still running when run() returned
+        self.sink_failures: dict[str, int] = {}  # results an output raised on, by output
 
     # -- capture thread -------------------------------------------------------------
     def _capture_loop(self) -> None:
@@ -215,13 +217,24 @@ class Pipeline:
                 self.stats.processed(result)
                 self.latest_result.set(result)
                 for sink in self.sinks:
-                    sink.emit(result)
+                    self._emit(sink, result)
                 if self.max_frames and self.stats.frames_processed >= self.max_frames:
                     return
         except BaseException as exc:
             self.failure = self.failure or exc
         finally:
             self.stop.set()  # analysis is over, for whatever reason: so is the run, at once
+
+    def _emit(self, sink: Sink, result: Result) -> None:
+        """One output that fails must not stop the others: said once, then counted."""
+        try:
+            sink.emit(result)
+        except Exception as exc:
+            name = getattr(sink, "description", type(sink).__name__)
+            failures = self.sink_failures.get(name, 0) + 1
+            self.sink_failures[name] = failures
+            if failures == 1:
+                log.error("output %s failed (%s); going on without it", name, first_line(exc))
 
     # -- viewer thread: every captured frame, at the camera's rate ---------------------
     def _view_loop(self) -> None:

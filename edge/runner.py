@@ -18,6 +18,7 @@ from edge.classify import TFLiteClassifier
 from edge.config import Config, resolve_app_path
 from edge.detect import BlazeFaceDetector
 from edge.display import DisplayViewer, open_screen
+from edge.outfile import require_writable
 from edge.pipeline import Pipeline, Viewer
 from edge.service import ServiceNotifier
 from edge.sinks import Sink
@@ -28,7 +29,11 @@ log = logging.getLogger(__name__)
 
 
 def build_sinks(
-    config: Config, labels: list[str], model_name: str, stats: PipelineStats
+    config: Config,
+    labels: list[str],
+    model_name: str,
+    stats: PipelineStats,
+    stop: threading.Event | None = None,
 ) -> list[Sink]:
     sinks: list[Sink] = []
     if config.mqtt.enabled:
@@ -40,7 +45,9 @@ def build_sinks(
     if target == "auto":
         target = None if sinks else "-"  # stdout only when nothing else takes the results
     if target is not None:
-        sinks.append(JsonLinesSink(target))
+        # results on stdout and its reader gone (`| head -5`): the run has no one to serve
+        on_gone = stop.set if stop is not None and target == "-" else None
+        sinks.append(JsonLinesSink(target, on_reader_gone=on_gone))
     return sinks
 
 
@@ -107,6 +114,8 @@ def print_summary(summary: dict[str, Any]) -> None:
     print("  stage ms   mean    p50    p95", file=out)
     for name, v in summary["stage_ms"].items():
         print(f"  {name:<10}{v['mean']:>6.1f} {v['p50']:>6.1f} {v['p95']:>6.1f}", file=out)
+    if summary.get("results_not_written"):
+        print(f"  results not written: {summary['results_not_written']} (see the log)", file=out)
     print(
         f"  classifier calls: {summary['classifier_calls']} (scores of unchanged faces are "
         "reused; see reuse: in config.yaml)",
@@ -126,13 +135,15 @@ def run_pipeline(
     summary_json: Path | None = None,
 ) -> int:
     source = make_source(config.source)  # resolves the source first: a typo fails fast
+    if summary_json is not None:
+        require_writable(summary_json, "--summary-json", "a writable file")
     model_path = resolve_app_path(config.classifier.model)
     classifier = TFLiteClassifier(model_path, config.classifier.threads)
     stats = PipelineStats()
     with contextlib.ExitStack() as closing:  # closes in reverse order of opening
         detector = BlazeFaceDetector(config.detector)
         closing.callback(detector.close)
-        sinks = build_sinks(config, classifier.labels, classifier.name, stats)
+        sinks = build_sinks(config, classifier.labels, classifier.name, stats, stop)
         for sink in sinks:
             closing.callback(sink.close)
         viewers = build_viewers(config, stats, stop, source)
@@ -174,14 +185,20 @@ def run_pipeline(
             "detector": config.detector.model,
             "source": source.description,
             "classifier_calls": analyzer.classifier_calls,
+            "results_not_written": sum(getattr(s, "not_written", 0) for s in sinks),
         },
     )
     print_summary(summary)
+    code = 1 if summary["results_not_written"] else 0  # the log and summary say how many
     if summary_json is not None:
-        summary_json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        try:
+            summary_json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            log.error("--summary-json: %s not written (%s)", summary_json, exc.strerror)
+            code = 1
     if pipeline.stuck:
-        end_process_now(0)
-    return 0
+        end_process_now(code)
+    return code
 
 
 def end_process_now(code: int) -> None:

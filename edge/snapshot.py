@@ -18,6 +18,7 @@ from edge.classify import TFLiteClassifier
 from edge.config import Config, resolve_app_path
 from edge.detect import BlazeFaceDetector
 from edge.errors import ConfigError, SourceError
+from edge.outfile import require_writable
 from edge.overlay import draw_overlay
 from edge.types import Frame
 
@@ -30,6 +31,7 @@ def write_snapshot(config: Config, out: Path) -> str:
     """Analyse one frame, draw it, write it as an image; returns the frame's status."""
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise ConfigError(f"{out}: give a .png or .jpg file name")
+    require_writable(out, "snapshot", "a .png or .jpg file in a writable folder")
     source = make_source(config.source)
     classifier = TFLiteClassifier(
         resolve_app_path(config.classifier.model), config.classifier.threads
@@ -53,7 +55,10 @@ def write_snapshot(config: Config, out: Path) -> str:
         analyzer = FrameAnalyzer(detector, classifier, config.faces, config.smoothing)
         result = analyzer.analyze(Frame(0, image, time.monotonic(), time.time()))
     annotated = draw_overlay(image, result, inference_ms=result.timings.inference_ms or None)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(out), annotated):
-        raise ConfigError(f"{out}: cannot be written")
+    try:
+        written = cv2.imwrite(str(out), annotated)
+    except cv2.error:
+        written = False
+    if not written:
+        raise ConfigError(f"{out}: cannot be written (disk full?)")
     return result.status

@@ -79,7 +79,7 @@ def test_image_folder_is_processed_once_in_name_order(tmp_path: Path, photo_file
         (["--model", "/nonexistent/m.tflite"], 1, "/nonexistent/m.tflite: model not found"),
         (["--threads", "0"], 2, "classifier.threads: Input should be greater than or equal to 1"),
         (["--config", "/nonexistent/c.yaml"], 2, "config file not found"),
-        (["--output", "/proc/forbidden/out.jsonl", "--source", "{photo}"], 2, "cannot open"),
+        (["--output", "/proc/forbidden/out.jsonl", "--source", "{photo}"], 2, "cannot be written"),
     ],
 )
 def test_bad_input_is_one_line_and_non_zero(args, code, message, photo_files):
