@@ -150,4 +150,5 @@ class FrameAnalyzer:
             smoothed_label=smoothed_label,
             smoothed_scores=smoothed,
             model_name=self.classifier.name,
+            source_file=frame.source_file,
         )

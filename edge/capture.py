@@ -8,9 +8,7 @@ worth reopening later.
 
 from __future__ import annotations
 
-import glob
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -171,13 +169,13 @@ class OpenCVSource:
             raise SourceUnavailable(f"{self.description} is not open")
         ok, image = self._cap.read()
         if ok and image is not None:
-            return _as_bgr(image)
+            return as_bgr(image)
         if self.live:
             raise SourceUnavailable(f"{self.description} returned no frame")
         if self.cfg.loop and self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0):
             ok, image = self._cap.read()
             if ok and image is not None:
-                return _as_bgr(image)
+                return as_bgr(image)
         raise EndOfStream
 
     def close(self) -> None:
@@ -186,50 +184,7 @@ class OpenCVSource:
             self._cap = None
 
 
-class ImageSource:
-    """An image file, a folder of images or a glob, read once in name order."""
-
-    live = False
-    plays_file = True
-    nominal_fps: float | None = None
-
-    def __init__(self, pattern: str) -> None:
-        self.pattern = pattern
-        self.description = f"images {pattern}"
-        self.skipped = 0
-        self._paths: list[str] = []
-        self._next = 0
-
-    def open(self) -> None:
-        path = Path(self.pattern)
-        if path.is_dir():
-            paths = [str(p) for p in sorted(path.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
-        elif path.is_file():
-            paths = [str(path)]
-        else:
-            paths = sorted(
-                p for p in glob.glob(self.pattern) if Path(p).suffix.lower() in IMAGE_SUFFIXES
-            )
-        if not paths:
-            raise SourceError(f"{self.pattern}: no images found (.jpg, .png, .bmp, .webp, .tif)")
-        self._paths, self._next = paths, 0
-
-    def read(self) -> np.ndarray:
-        while self._next < len(self._paths):
-            path = self._paths[self._next]
-            self._next += 1
-            image = cv2.imread(path, cv2.IMREAD_COLOR) if os.access(path, os.R_OK) else None
-            if image is not None:
-                return _as_bgr(image)
-            self.skipped += 1
-            log.warning("%s: unreadable image, skipped", path)
-        raise EndOfStream
-
-    def close(self) -> None:
-        self._paths = []
-
-
-def _as_bgr(image: np.ndarray) -> np.ndarray:
+def as_bgr(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     if image.shape[2] == 4:
@@ -240,6 +195,8 @@ def _as_bgr(image: np.ndarray) -> np.ndarray:
 def make_source(cfg: SourceConfig) -> Source:
     spec = resolve_source(cfg)
     if spec.kind == "images":
+        from edge.images import ImageSource  # (imports this module: EndOfStream, as_bgr)
+
         return ImageSource(str(spec.target))
     if spec.kind == "picamera2":
         from edge.picamera import Picamera2Source  # optional hardware library

@@ -25,6 +25,11 @@ class DependencyError(EdgeError):
     """An optional library is missing; the message names the install step."""
 
 
+def printable(text: str) -> str:
+    """`text` with control characters escaped, so a file name cannot forge a log line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message, or its type when it has none."""
     text = str(exc).strip()

@@ -50,4 +50,5 @@ def result_to_dict(result: Result) -> dict[str, Any]:
             "total": round(t.total_ms, 2),
         },
         "model": result.model_name,
+        "file": result.source_file,
     }

@@ -192,6 +192,7 @@ class Pipeline:
                     image_bgr=image,
                     captured_at_s=time.monotonic(),
                     wall_time_s=time.time(),
+                    source_file=getattr(source, "current_file", None),
                 )
                 index += 1
                 dropped = self.frames.publish(frame, wait_taken=lossless, stop=stop)

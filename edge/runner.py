@@ -114,6 +114,8 @@ def print_summary(summary: dict[str, Any]) -> None:
     print("  stage ms   mean    p50    p95", file=out)
     for name, v in summary["stage_ms"].items():
         print(f"  {name:<10}{v['mean']:>6.1f} {v['p50']:>6.1f} {v['p95']:>6.1f}", file=out)
+    if summary.get("images_skipped"):
+        print(f"  images skipped: {summary['images_skipped']} (see the log)", file=out)
     if summary.get("results_not_written"):
         print(f"  results not written: {summary['results_not_written']} (see the log)", file=out)
     print(
@@ -186,10 +188,14 @@ def run_pipeline(
             "source": source.description,
             "classifier_calls": analyzer.classifier_calls,
             "results_not_written": sum(getattr(s, "not_written", 0) for s in sinks),
+            "images_skipped": getattr(source, "skipped", 0),
         },
     )
     print_summary(summary)
     code = 1 if summary["results_not_written"] else 0  # the log and summary say how many
+    if summary["images_skipped"] and not summary["frames_processed"]:
+        log.error("%s: no usable image (each was skipped, see above)", source.description)
+        code = 1
     if summary_json is not None:
         try:
             summary_json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

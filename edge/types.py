@@ -19,6 +19,7 @@ class Frame:
     image_bgr: np.ndarray
     captured_at_s: float  # time.monotonic() when the source returned it
     wall_time_s: float  # time.time() at the same moment, for timestamps people read
+    source_file: str | None = None  # the image file it came from, for image sources
 
     def __post_init__(self) -> None:
         img = self.image_bgr
@@ -91,3 +92,4 @@ class Result:
     smoothed_label: str | None = None
     smoothed_scores: dict[str, float] = field(default_factory=dict)
     model_name: str = ""
+    source_file: str | None = None

@@ -33,6 +33,7 @@ RESULT_KEYS = {
     "latency_ms",
     "timings_ms",
     "model",
+    "file",
 }
 
 # Where MediaPipe's short-range BlazeFace finds the astronaut's face in the 512x512 photo.

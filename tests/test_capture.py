@@ -8,7 +8,6 @@ import pytest
 from edge.capture import (
     Backoff,
     EndOfStream,
-    ImageSource,
     OpenCVSource,
     Pacer,
     SourceUnavailable,
@@ -17,6 +16,7 @@ from edge.capture import (
 )
 from edge.config import SourceConfig
 from edge.errors import DependencyError, SourceError
+from edge.images import ImageSource
 from tests.conftest import write_video
 
 
@@ -116,7 +116,9 @@ def test_images_in_name_order_unreadable_ones_skipped(tmp_path: Path, photo_file
     source.open()
     assert [Path(p).name for p in source._paths] == ["a.png", "b.png", "c.jpg"]
     assert source.read().shape == (512, 512, 3)
+    assert Path(source.current_file or "").name == "a.png"
     assert source.read().shape == (512, 512, 3)
+    assert Path(source.current_file or "").name == "b.png"
     with pytest.raises(EndOfStream):
         source.read()
     assert source.skipped == 1
