@@ -54,19 +54,26 @@ class SourceSpec:
     target: str | int
 
 
+def kind_from_text(uri: str) -> str | None:
+    """What `uri` is by its form alone (no file system look-up), or None for a path."""
+    uri = uri.strip()
+    if uri == "picamera2":
+        return "picamera2"
+    if uri.isdigit() or uri.startswith("/dev/video"):
+        return "camera"
+    if "://" in uri:
+        return "stream"
+    if "!" in uri:
+        return "gstreamer"
+    return None
+
+
 def resolve_source(cfg: SourceConfig) -> SourceSpec:
     """Decide what the configured `uri` is; raise SourceError for files that do not exist."""
     uri = cfg.uri.strip()
-    if cfg.kind == "picamera2" or uri == "picamera2":
-        return SourceSpec("picamera2", uri)
-    if uri.isdigit():
-        return SourceSpec("camera", int(uri))
-    if uri.startswith("/dev/video"):
-        return SourceSpec("camera", uri)
-    if "://" in uri:
-        return SourceSpec("stream", uri)
-    if "!" in uri:
-        return SourceSpec("gstreamer", uri)
+    kind = "picamera2" if cfg.kind == "picamera2" else kind_from_text(uri)
+    if kind is not None:
+        return SourceSpec(kind, int(uri) if uri.isdigit() else uri)
     path = Path(uri).expanduser()
     if cfg.kind == "images" or any(c in uri for c in "*?[") or path.is_dir():
         return SourceSpec("images", str(path))

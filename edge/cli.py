@@ -126,11 +126,10 @@ def _config_path(given: Path | None) -> Path | None:
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    overrides = {
-        key: getattr(args, key)
-        for key, _ in RUN_OVERRIDES.values()
-        if getattr(args, key) is not None
+    flags = {
+        key: flag for flag, (key, _) in RUN_OVERRIDES.items() if getattr(args, key) is not None
     }
+    overrides = {key: getattr(args, key) for key in flags}
     if "mqtt.host" in overrides:
         overrides["mqtt.enabled"] = True
     if "web.port" in overrides:
@@ -139,7 +138,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         overrides.setdefault("display.backend", "none")  # the demo is headless unless asked
         overrides.setdefault("source.uri", str(DEMO_SAMPLE))
         overrides.setdefault("source.kind", "auto")
-    return load_config(_config_path(args.config), overrides)
+    return load_config(_config_path(args.config), overrides, flags)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -170,6 +169,11 @@ def install_stop_handlers(stop: threading.Event) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from edge.runner import run_pipeline  # heavy imports (cv2, LiteRT) only for `run`
 
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ConfigError(
+            f"--max-frames: must be 1 or more (got {args.max_frames}); "
+            "leave it out to run until the source ends or you stop it"
+        )
     config = config_from_args(args)
     setup_logging(config.logging.level)
     stop = threading.Event()
@@ -204,7 +208,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     from edge.snapshot import write_snapshot
 
     overrides = {"source.uri": args.source} if args.source else {}
-    config = load_config(_config_path(args.config), overrides)
+    config = load_config(_config_path(args.config), overrides, {"source.uri": "--source"})
     setup_logging(config.logging.level)
     status = write_snapshot(config, args.out)
     print(f"{args.out}: {status}")

@@ -2,17 +2,27 @@
 
 The models here are the documentation of the YAML: each field's description is
 what `config.yaml` explains to the user. Loading has no side effects beyond
-reading the file.
+reading the file, and the MQTT password and TLS files it names when they are in use
+(checked here as `run` would use them, so `check-config` refuses what `run` cannot use).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from edge.config_load import format_validation_error, read_yaml
 from edge.config_mqtt import MqttConfig
 from edge.config_view import DisplayConfig, WebConfig
 from edge.errors import ConfigError
@@ -59,6 +69,16 @@ class SourceConfig(_Section):
     reconnect_max_s: float = Field(
         default=30.0, gt=0, le=600, description="longest wait between reopen attempts"
     )
+
+    @field_validator("uri")
+    @classmethod
+    def _pipeline_splits(cls, uri: str, info: ValidationInfo) -> str:
+        from edge.gst import pipeline_problem  # edge.gst imports this module
+
+        problem = None if info.data.get("kind") == "picamera2" else pipeline_problem(uri)
+        if problem:
+            raise ValueError(problem)
+        return uri
 
     @model_validator(mode="after")
     def _backoff_order(self) -> SourceConfig:
@@ -233,56 +253,6 @@ def resolve_app_path(value: str) -> Path:
     return installed if installed.exists() else path
 
 
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    model: type[BaseModel] = Config
-    for part in loc[:-1]:
-        field = model.model_fields.get(str(part))
-        annotation = field.annotation if field else None
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return []
-        model = annotation
-    return sorted(model.model_fields)
-
-
-def format_validation_error(exc: ValidationError, origin: str) -> str:
-    """One line per problem: `origin: key.path: what is wrong (got X)`."""
-    lines = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        where = ".".join(str(p) for p in loc) or "(top level)"
-        if err["type"] == "extra_forbidden":
-            allowed = ", ".join(_allowed_keys(loc)) or "none"
-            lines.append(f"{origin}: {where}: unknown key (allowed here: {allowed})")
-            continue
-        msg = err["msg"].removeprefix("Value error, ")
-        got = f" (got {err['input']!r})" if "input" in err and err["type"] != "missing" else ""
-        if isinstance(err.get("input"), dict):
-            got = ""
-        lines.append(f"{origin}: {where}: {msg}{got}")
-    return "\n".join(lines)
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found (pass --config FILE)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc})") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        kind = type(data).__name__
-        raise ConfigError(f"{path}: top level must be a mapping of sections, got {kind}")
-    return data
-
-
 def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
     """Set `a.b.c` in nested dicts, creating sections as needed (for CLI overrides)."""
     *parents, last = dotted.split(".")
@@ -296,16 +266,25 @@ def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
     node[last] = value
 
 
-def build_config(data: dict[str, Any], origin: str) -> Config:
+def build_config(
+    data: dict[str, Any], origin: str, flags: Mapping[str, str] | None = None
+) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, origin)) from None
+        raise ConfigError(format_validation_error(exc, origin, Config, flags)) from None
 
 
-def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> Config:
-    """Read `path` (or nothing: all defaults), apply dotted-key overrides, validate."""
+def load_config(
+    path: Path | None,
+    overrides: dict[str, Any] | None = None,
+    flags: Mapping[str, str] | None = None,
+) -> Config:
+    """Read `path` (or nothing: all defaults), apply dotted-key overrides, validate.
+
+    `flags` names the command-line flag behind an override key, for its error message.
+    """
     data = read_yaml(path) if path is not None else {}
     for dotted, value in (overrides or {}).items():
         set_path(data, dotted, value)
-    return build_config(data, str(path) if path is not None else "command line")
+    return build_config(data, str(path) if path is not None else "command line", flags)

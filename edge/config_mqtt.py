@@ -5,12 +5,79 @@ from __future__ import annotations
 import os
 import re
 import socket
+import ssl
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from edge.errors import ConfigError
+from edge.config_load import show
+from edge.errors import ConfigError, first_line
+
+# MQTT strings carry a two-byte length: 65535 bytes is the hard limit for client ids,
+# topics and passwords. Client ids are allowed all of it: 23 is only the minimum a 3.1.1
+# broker must accept, and our own default (emotion-edge-<device_id>) is already longer;
+# Mosquitto, EMQX and HiveMQ accept up to 65535.
+MQTT_MAX_BYTES = 65535
+MAX_PREFIX_BYTES = 65000  # leaves room for the topic levels added after a prefix
+
+
+def _mqtt_string_problem(value: str, limit: int) -> str | None:
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "not valid UTF-8 text, which MQTT requires"
+    if "\x00" in value:
+        return "contains a NUL character, which MQTT forbids: remove it"
+    if size > limit:
+        return f"too long for MQTT: {size:,} bytes, at most {limit:,} (shorten it)"
+    return None
+
+
+def _topic_prefix_problem(value: str) -> str | None:
+    if "+" in value or "#" in value:
+        return "contains the wildcard + or #, which no published topic may contain: remove it"
+    if value.startswith("$"):
+        return "starts with $, which brokers keep for their own topics ($SYS): remove it"
+    return _mqtt_string_problem(value, MAX_PREFIX_BYTES)
+
+
+def read_password_file(setting: str) -> str | None:
+    """The password in the file `setting` names (after $VARIABLES); None if it is empty.
+
+    ValueError says what is wrong with the file, so the config model and `run` agree.
+    """
+    path = Path(os.path.expandvars(setting))
+    where = "" if str(path) == setting else f"{path}: "  # the setting itself is shown anyway
+    if "$" in str(path):
+        raise ValueError(
+            "names a variable that is not set (CREDENTIALS_DIRECTORY is set by systemd)"
+        )
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MQTT_MAX_BYTES + 3)  # room for a trailing CR LF
+    except OSError as exc:
+        raise ValueError(f"{where}{exc.strerror or exc} (create it, or fix the path)") from None
+    try:
+        value = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ValueError(f"{where}not UTF-8 text (write the password as UTF-8)") from None
+    if len(raw) > MQTT_MAX_BYTES + 2 or len(value.encode("utf-8")) > MQTT_MAX_BYTES:
+        raise ValueError(f"{where}longer than MQTT's {MQTT_MAX_BYTES}-byte password limit")
+    return value or None
+
+
+def _ssl_reason(exc: Exception) -> str:
+    reason = getattr(exc, "reason", None)
+    return str(reason) if reason else re.sub(r"\s*\(_ssl\.c:\d+\)", "", first_line(exc))
 
 
 class _Section(BaseModel):
@@ -31,6 +98,37 @@ class MqttTlsConfig(_Section):
         default=False, description="skip the host name check (self-signed test brokers only)"
     )
 
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_loads(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """The check paho's tls_set makes at run time, made when the config is loaded."""
+        if value is None or not info.data.get("enabled"):
+            return value
+        if not Path(value).is_file():
+            raise ValueError("no such file (give the CA certificate the broker uses)")
+        try:
+            ssl.create_default_context(cafile=value)
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise ValueError(
+                f"not a PEM CA certificate ({_ssl_reason(exc)}): "
+                "give the broker's CA certificate in PEM form"
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _client_cert_loads(self) -> MqttTlsConfig:
+        if not self.enabled or self.cert_file is None:
+            return self
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        try:  # an encrypted key would ask for a passphrase nobody can type in a service
+            context.load_cert_chain(self.cert_file, self.key_file, password=lambda: b"")
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise ValueError(
+                f"cert_file/key_file cannot be loaded ({_ssl_reason(exc)}): give a PEM "
+                "certificate and its unencrypted key"
+            ) from None
+        return self
+
 
 class MqttConfig(_Section):
     enabled: bool = Field(default=False, description="publish results over MQTT")
@@ -40,6 +138,7 @@ class MqttConfig(_Section):
     device_id: str = Field(
         default_factory=default_device_id,
         pattern=r"^[a-zA-Z0-9_-]+$",
+        max_length=128,
         description="this device's id in topics and in Home Assistant (default: host name)",
     )
     client_id: str | None = Field(
@@ -87,6 +186,29 @@ class MqttConfig(_Section):
         default="homeassistant", min_length=1, description="Home Assistant's discovery prefix"
     )
 
+    @field_validator("client_id")
+    @classmethod
+    def _client_id_fits(cls, value: str | None) -> str | None:
+        problem = None if value is None else _mqtt_string_problem(value, MQTT_MAX_BYTES)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("topic_prefix", "discovery_prefix")
+    @classmethod
+    def _prefix_is_a_topic(cls, value: str | None) -> str | None:
+        problem = None if value is None else _topic_prefix_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("password_file")
+    @classmethod
+    def _password_file_reads(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and info.data.get("enabled"):
+            read_password_file(value)  # as `run` reads it; ValueError names the problem
+        return value
+
     @model_validator(mode="after")
     def _password_sources(self) -> MqttConfig:
         sources = [s for s in (self.password_env, self.password_file, self.password) if s]
@@ -117,15 +239,9 @@ class MqttConfig(_Section):
                 )
             return value
         if self.password_file:
-            path = Path(os.path.expandvars(self.password_file))
-            if "$" in str(path):
-                raise ConfigError(
-                    f"mqtt.password_file: {self.password_file} names a variable "
-                    "that is not set (CREDENTIALS_DIRECTORY is set by systemd)"
-                )
             try:
-                value = path.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"mqtt.password_file: {path}: {exc.strerror}") from None
-            return value or None
+                return read_password_file(self.password_file)
+            except ValueError as exc:
+                shown = show(self.password_file)
+                raise ConfigError(f"mqtt.password_file: {exc} (got {shown})") from None
         return None

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from edge.capture import SourceUnavailable
+from edge.capture import SourceUnavailable, kind_from_text
 from edge.config import SourceConfig
 from edge.errors import SourceError
 
@@ -37,6 +37,20 @@ def launch_args(pipeline: str, width: int, height: int) -> list[str]:
         f"height={height} ! fdsink fd=1 sync=false"
     )
     return ["gst-launch-1.0", "-q", *shlex.split(f"{body} {tail}")]
+
+
+def pipeline_problem(uri: str) -> str | None:
+    """Why `uri`, if it is a GStreamer pipeline, cannot become gst-launch-1.0 arguments."""
+    if kind_from_text(uri) != "gstreamer":
+        return None
+    try:
+        launch_args(uri, 640, 480)
+    except ValueError as exc:  # shlex: an unbalanced quote or a trailing backslash
+        return (
+            f"the GStreamer pipeline cannot be split into arguments ({exc}): "
+            "close the quote, or escape it with a backslash"
+        )
+    return None
 
 
 class GstLaunchSource:

@@ -77,7 +77,7 @@ def test_image_folder_is_processed_once_in_name_order(tmp_path: Path, photo_file
     [
         (["--source", "/nonexistent/clip.mp4"], 1, "/nonexistent/clip.mp4: no such file"),
         (["--model", "/nonexistent/m.tflite"], 1, "/nonexistent/m.tflite: model not found"),
-        (["--threads", "0"], 2, "classifier.threads: Input should be greater than or equal to 1"),
+        (["--threads", "0"], 2, "--threads: Input should be greater than or equal to 1"),
         (["--config", "/nonexistent/c.yaml"], 2, "config file not found"),
         (["--output", "/proc/forbidden/out.jsonl", "--source", "{photo}"], 2, "cannot be written"),
     ],
@@ -145,3 +145,43 @@ def test_frame_that_is_not_colour_is_handled(tmp_path: Path, astronaut_bgr):
     proc = run_cli("run", "--source", str(path))
     assert proc.returncode == 0, proc.stderr
     assert json_lines(proc.stdout)[0]["status"] == "ok"
+
+
+# A mistake in a flag names the flag (not the install's config.yaml), in one line, quickly.
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        pytest.param(
+            ["--web", "0"], ["--web: Input should be greater than or equal to 1"], id="web-0"
+        ),
+        pytest.param(
+            ["--mqtt-port", "0"],
+            ["--mqtt-port: Input should be greater than or equal to 1"],
+            id="mqtt-port-0",
+        ),
+        pytest.param(
+            ["--max-frames", "-1"],
+            ["--max-frames: must be 1 or more (got -1)", "leave it out"],
+            id="max-frames-negative",
+        ),
+        pytest.param(
+            ["--max-frames", "0"],
+            ["--max-frames: must be 1 or more (got 0)", "leave it out"],
+            id="max-frames-zero",
+        ),
+        pytest.param(
+            ["--source", 'videotestsrc ! "unterminated'],
+            ["--source: the GStreamer pipeline cannot be split", "close the quote"],
+            id="source-gstreamer-unbalanced-quote",
+        ),
+    ],
+)
+def test_bad_flag_is_one_line_naming_the_flag(args: list[str], expected: list[str]):
+    proc = run_cli("run", *args, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "config.yaml" not in lines[0], lines[0]
+    for text in expected:
+        assert text in lines[0], lines[0]

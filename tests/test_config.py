@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import resource
+import time
 from pathlib import Path
 
 import pytest
@@ -129,3 +131,173 @@ def test_check_config_defaults_to_shipped_file():
     proc = run_cli("check-config", timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "config.yaml: OK" in proc.stdout
+
+
+def _billion_laughs() -> str:
+    """Nine levels of nine aliases under `source:`: 9**9 strings once expanded."""
+    lines = ["source:", "  a0: &a0 [" + ", ".join(["lol"] * 9) + "]"]
+    lines += [f"  a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 8)]
+    lines.append("  uri: [" + ", ".join(["*a7"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def _unknown_keys(total_bytes: int) -> str:
+    line_count = total_bytes // len("unknown_0000000: 1\n") + 1
+    return "".join(f"unknown_{i:07d}: 1\n" for i in range(line_count))
+
+
+def _limit_memory() -> None:  # runs in the child, before exec
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
+MEMORY_LIMIT = 1024**3  # check-config needs ~35 MB of RSS; the billion laughs took 4.5-8.3 GB
+DEADLINE_S = 20  # the billion laughs ran past 60 s
+
+
+# Each row: the config text ({tmp} is the test's folder), the exit code, and what its one
+# line of stderr must say: the key (or problem) and the fix.
+@pytest.mark.parametrize(
+    ("content", "code", "expected"),
+    [
+        pytest.param(
+            _billion_laughs(),
+            2,
+            ["more than 100,000 values once its aliases (*name) are expanded", "write them out"],
+            id="billion-laughs",
+        ),
+        pytest.param(
+            "source:\n  a: &a x\n  b: [" + ", ".join(["*a"] * 101) + "]\n",
+            2,
+            ["more than 100 YAML aliases (*name)", "write the values out"],
+            id="too-many-aliases",
+        ),
+        pytest.param(
+            "source: &s\n  uri: *s\n",
+            2,
+            ["contains an alias (*name) of itself", "remove it"],
+            id="alias-loop",
+        ),
+        pytest.param(
+            "source: " + "[" * 50_000 + "]" * 50_000 + "\n",
+            2,
+            ["nested too deeply", "two or three levels deep"],
+            id="nested-50000-deep",
+        ),
+        pytest.param(
+            _unknown_keys(50 * 1024**2),
+            2,
+            ["larger than 1 MB", "is this the right file?"],
+            id="50MB-of-unknown-keys",
+        ),
+        pytest.param(
+            "source:\n\tkind: auto\n",
+            2,
+            [
+                "not valid YAML at line 2, column 1: found character '\\t' that cannot start any "
+                "token",
+                "check quotes, brackets and indentation",
+            ],
+            id="yaml-syntax-reason",
+        ),
+        pytest.param(
+            "source:\n  width: " + "x" * 100_000 + "\n",
+            2,
+            ["source.width: Input should be a valid integer", "(got 'xxxx", "…)"],
+            id="long-value-shortened",
+        ),
+        pytest.param(
+            "mqtt:\n  enabled: true\n  discovery_prefix: ha/+\n",
+            2,
+            ["mqtt.discovery_prefix: contains the wildcard + or #", "remove it"],
+            id="mqtt-discovery-prefix-wildcard",
+        ),
+        pytest.param(
+            "mqtt:\n  enabled: true\n  topic_prefix: a/#\n",
+            2,
+            ["mqtt.topic_prefix: contains the wildcard + or #", "remove it"],
+            id="mqtt-topic-prefix-wildcard",
+        ),
+        pytest.param(
+            "mqtt:\n  enabled: true\n  client_id: " + "c" * 70_000 + "\n",
+            2,
+            ["mqtt.client_id: too long for MQTT: 70,000 bytes, at most 65,535", "shorten it"],
+            id="mqtt-client-id-70000",
+        ),
+        pytest.param(
+            "mqtt:\n  enabled: true\n  tls:\n    enabled: true\n    ca_file: {tmp}/absent.pem\n",
+            2,
+            ["mqtt.tls.ca_file: no such file", "give the CA certificate"],
+            id="mqtt-ca-file-missing",
+        ),
+        pytest.param(
+            "mqtt:\n  enabled: true\n  tls:\n    enabled: true\n    ca_file: {tmp}/garbage.pem\n",
+            2,
+            ["mqtt.tls.ca_file: not a PEM CA certificate", "in PEM form"],
+            id="mqtt-ca-file-garbage",
+        ),
+        pytest.param(
+            "mqtt:\n  enabled: true\n  password_file: {tmp}/latin1.txt\n",
+            2,
+            ["mqtt.password_file: not UTF-8 text", "write the password as UTF-8"],
+            id="mqtt-password-file-not-utf8",
+        ),
+        pytest.param(
+            "mqtt:\n  enabled: true\n  password_file: {tmp}/absent.txt\n",
+            2,
+            ["mqtt.password_file: No such file or directory", "create it, or fix the path"],
+            id="mqtt-password-file-missing",
+        ),
+        pytest.param(
+            "source:\n  uri: 'videotestsrc ! \"unterminated'\n",
+            2,
+            ["source.uri: the GStreamer pipeline cannot be split", "close the quote"],
+            id="gstreamer-unbalanced-quote",
+        ),
+    ],
+)
+def test_hostile_config_is_one_line_in_bounded_time_and_memory(
+    tmp_path: Path, content: str, code: int, expected: list[str]
+):
+    (tmp_path / "garbage.pem").write_bytes(bytes(range(256)) * 4)
+    (tmp_path / "latin1.txt").write_bytes("pässword\n".encode("latin-1"))
+    path = tmp_path / "c.yaml"
+    path.write_text(content.replace("{tmp}", str(tmp_path)), encoding="utf-8")
+    started = time.monotonic()
+    proc = run_cli("check-config", str(path), timeout=DEADLINE_S, preexec_fn=_limit_memory)
+    assert proc.returncode == code, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr[-2000:]
+    assert len(lines[0]) < 400, lines[0]
+    for text in expected:
+        assert text in lines[0], lines[0]
+    assert time.monotonic() - started < DEADLINE_S
+
+
+def test_many_problems_are_capped_at_five_lines(tmp_path: Path):
+    path = tmp_path / "config.yaml"
+    path.write_text(_unknown_keys(200_000))  # under 1 MB: parsed, then ~10,500 unknown keys
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    lines = str(info.value).splitlines()
+    assert len(lines) == 6
+    assert all("unknown key" in line for line in lines[:5])
+    assert "…and " in lines[5] and "more problems" in lines[5]
+
+
+def test_password_file_is_read_only_when_mqtt_is_on(tmp_path: Path):
+    absent = tmp_path / "absent"
+    assert load_config(None, {"mqtt.password_file": str(absent)}).mqtt.password_file
+    with pytest.raises(ConfigError, match=r"mqtt\.password_file: No such file"):
+        load_config(None, {"mqtt.enabled": True, "mqtt.password_file": str(absent)})
+    (tmp_path / "pw").write_text("s3cret\n")
+    config = load_config(None, {"mqtt.enabled": True, "mqtt.password_file": str(tmp_path / "pw")})
+    assert config.mqtt.resolve_password() == "s3cret"
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["videotestsrc ! appsink", "v4l2src device=/dev/video0 ! 'video/x-raw,width=640' ! x", "0"],
+)
+def test_good_sources_pass(uri: str):
+    assert load_config(None, {"source.uri": uri}).source.uri == uri
