@@ -9,6 +9,7 @@ worth reopening later.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -138,8 +139,11 @@ class OpenCVSource:
     def open(self) -> None:
         target = self.spec.target
         if not logging.getLogger().isEnabledFor(logging.DEBUG):
-            # OpenCV prints its own warnings on stderr (stream timeouts...); ours say enough
+            # OpenCV and FFmpeg print their own lines on stderr (stream timeouts, "Connection
+            # to tcp://... failed" on every reconnect); ours say enough. FFmpeg's level is
+            # read when OpenCV first uses it, so it is set before the first capture.
             cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+            os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
         if self.spec.kind == "stream":
             params = [
                 cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,

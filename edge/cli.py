@@ -166,7 +166,7 @@ def install_stop_handlers(stop: threading.Event) -> None:
     signal.signal(signal.SIGTERM, handle)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, stop: threading.Event) -> int:
     from edge.runner import run_pipeline  # heavy imports (cv2, LiteRT) only for `run`
 
     if args.max_frames is not None and args.max_frames < 1:
@@ -176,8 +176,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     config = config_from_args(args)
     setup_logging(config.logging.level)
-    stop = threading.Event()
     install_stop_handlers(stop)
+    if stop.is_set():
+        log.info("stop requested while starting")
     return run_pipeline(config, stop, max_frames=args.max_frames, summary_json=args.summary_json)
 
 
@@ -215,8 +216,15 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, stop: threading.Event | None = None) -> int:
+    """`stop` is set by a signal that came before this was called (see edge.entry)."""
+    stop = stop or threading.Event()
     args = build_parser().parse_args(argv)
+    if args.command != "run":  # short commands: a stop request ends them as usual
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if stop.is_set():
+            return EXIT_INTERRUPTED
     setup_logging("INFO")
     try:
         if args.command == "check-config":
@@ -225,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_bench(args)
         if args.command == "snapshot":
             return cmd_snapshot(args)
-        return cmd_run(args)
+        return cmd_run(args, stop)
     except ConfigError as exc:
         print(f"emotion-edge: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

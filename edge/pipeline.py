@@ -143,21 +143,13 @@ class Pipeline:
         source, cfg, stop = self.source, self.source_cfg, self.stop
         backoff = Backoff(cfg.reconnect_initial_s, cfg.reconnect_max_s)
         pacer: Pacer | None = None
-        is_open, lossless, lost_since, index = False, False, 0.0, 0
+        is_open, delivered, lossless, lost_since, index = False, False, False, 0.0, 0
         try:
             while not stop.is_set():
                 try:
                     if not is_open:
                         source.open()
-                        is_open = True
-                        if lost_since:
-                            log.info(
-                                "%s is back after %.1f s",
-                                source.description,
-                                time.monotonic() - lost_since,
-                            )
-                            lost_since = 0.0
-                        backoff.reset()
+                        is_open, delivered = True, False
                         fps = source.nominal_fps if cfg.realtime and source.plays_file else None
                         pacer = Pacer(fps) if fps else None
                         # a finite source played unpaced loses nothing: capture waits instead
@@ -165,6 +157,18 @@ class Pipeline:
                     if pacer is not None:
                         stop.wait(pacer.delay_s(time.monotonic()))
                     image = source.read()
+                    if not delivered:
+                        # an open counts once a frame came through: a GStreamer child or a
+                        # stream that fails at once must make the backoff grow
+                        delivered = True
+                        backoff.reset()
+                        if lost_since:
+                            log.info(
+                                "%s is back after %.1f s",
+                                source.description,
+                                time.monotonic() - lost_since,
+                            )
+                            lost_since = 0.0
                 except EndOfStream:
                     break
                 except SourceUnavailable as exc:
@@ -174,7 +178,7 @@ class Pipeline:
                     if not lost_since:
                         lost_since = time.monotonic()
                         log.warning(
-                            "%s: %s; reopening with backoff (%.0f s, doubling to %.0f s)",
+                            "%s: %s; reopening with backoff (%g s, doubling to %g s)",
                             source.description,
                             exc,
                             delay,

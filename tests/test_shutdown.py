@@ -9,14 +9,16 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import start_program
+from tests.conftest import ROOT, start_program
 from tests.mjpeg_server import MjpegCamera
 
 RUNS = 10
@@ -104,3 +106,35 @@ def test_stop_while_a_stream_hangs_on_read():
             time.sleep(0.5)
             stopped_after_s, stderr = stop_and_time(proc)
             assert_clean_stop(proc, stopped_after_s, stderr)
+
+
+def catches_sigterm(pid: int) -> bool:
+    """Whether the process has a handler for SIGTERM yet (SigCgt in /proc/PID/status)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt"))
+    return bool(int(caught, 16) & (1 << (signal.SIGTERM - 1)))
+
+
+@pytest.mark.parametrize("extra_delay_s", [0.0, 0.05, 0.15, 0.3])
+def test_a_stop_during_start_up_is_not_lost(extra_delay_s: float):
+    # systemd may stop a service that has only just started: the run must end cleanly
+    proc = start_program("run", "--demo", "--display", "none")
+    deadline = time.monotonic() + 10
+    while not catches_sigterm(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.002)
+    time.sleep(extra_delay_s)
+    _, stderr = stop_and_time(proc)
+    assert proc.returncode == 0, stderr[-2000:]
+    assert "summary:" in stderr and "Traceback" not in stderr
+
+
+def test_signals_are_caught_before_anything_heavy_is_imported():
+    # what makes the window before the handlers short: edge.entry imports nothing heavy
+    probe = "import sys, edge.entry; print(sorted({'pydantic', 'cv2', 'numpy'} & set(sys.modules)))"
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=30
+    )
+    assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
