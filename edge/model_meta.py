@@ -11,7 +11,14 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from edge.errors import ModelError
 
@@ -55,6 +62,21 @@ class ModelMeta(BaseModel):
         if min(size) < 8:
             raise ValueError(f"input_size_hw {list(size)} is too small (at least 8x8)")
         return size
+
+    @model_validator(mode="after")
+    def _normalization_fits_the_channels(self) -> ModelMeta:
+        # a list gives one value per input channel; any other length cannot be applied
+        channels = 1 if self.color_mode == "grayscale" else 3
+        for field, value in (
+            ("scale", self.normalization.scale),
+            ("offset", self.normalization.offset),
+        ):
+            if isinstance(value, list) and len(value) not in (1, channels):
+                raise ValueError(
+                    f"normalization.{field} has {len(value)} values, but a {self.color_mode} "
+                    f"input has {channels} channel(s): give one number, or one per channel"
+                )
+        return self
 
     @property
     def channels(self) -> int:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from tests.conftest import run_cli
 
 
@@ -41,4 +43,13 @@ def test_bench_missing_source_is_one_line(tmp_path: Path):
     proc = run_cli("bench", "--source", str(tmp_path / "none.mp4"))
     assert proc.returncode == 2
     assert "none.mp4: bench source not found" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bench_on_a_file_that_is_no_video_is_one_line(tmp_path: Path):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(np.random.default_rng(0).bytes(100_000))
+    proc = run_cli("bench", "--quick", "--source", str(junk))
+    assert proc.returncode == 2
+    assert "junk.mp4: no video frame could be decoded" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -79,6 +79,11 @@ def _edit_sidecar(model: Path, **changes) -> None:
         ),
         ({"schema": "other/2"}, r"m.json: schema: Input should be 'emotion-edge.model/1'"),
         ({"labels": ["a", "a", "b", "c", "d", "e", "f"]}, r"m.json: labels: labels repeat a name"),
+        (
+            {"normalization": {"scale": [1, 2, 3], "offset": 0}},
+            r"m.json: \(top level\): normalization.scale has 3 values, but a grayscale input "
+            r"has 1 channel\(s\)",
+        ),
     ],
 )
 def test_mismatched_sidecar_is_one_line_naming_the_file(model_copy: Path, change, message):

@@ -19,6 +19,7 @@ import numpy as np
 from edge.analyze import FrameAnalyzer
 from edge.capture import make_source
 from edge.config import SourceConfig
+from edge.errors import ConfigError
 from edge.payload import result_to_dict
 from edge.pipeline import Pipeline
 from edge.stats import PipelineStats
@@ -48,6 +49,8 @@ def load_frames(path: Path, limit: int | None = None) -> tuple[list[np.ndarray],
             break
         frames.append(image)
     cap.release()
+    if not frames:
+        raise ConfigError(f"{path}: no video frame could be decoded (give --source a video file)")
     return frames, float(fps)
 
 
