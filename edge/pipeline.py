@@ -148,6 +148,7 @@ class Pipeline:
             while not stop.is_set():
                 try:
                     if not is_open:
+                        self.stats.camera_call(True)
                         source.open()
                         is_open, delivered = True, False
                         fps = source.nominal_fps if cfg.realtime and source.plays_file else None
@@ -156,7 +157,9 @@ class Pipeline:
                         lossless = not source.live and pacer is None
                     if pacer is not None:
                         stop.wait(pacer.delay_s(time.monotonic()))
+                    self.stats.camera_call(True)
                     image = source.read()
+                    self.stats.camera_call(False)
                     if not delivered:
                         # an open counts once a frame came through: a GStreamer child or a
                         # stream that fails at once must make the backoff grow
@@ -172,6 +175,7 @@ class Pipeline:
                 except EndOfStream:
                     break
                 except SourceUnavailable as exc:
+                    self.stats.camera_call(False)
                     source.close()
                     is_open = False
                     delay = backoff.next_delay_s()

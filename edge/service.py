@@ -1,9 +1,11 @@
 """systemd's notify protocol, and a watchdog that is fed only while frames make progress.
 
-READY=1 is sent once the first frame has gone through the model; WATCHDOG=1 only
-while frames are captured and processed (or the camera is in its reconnect
-backoff, which is progress of another kind); STATUS= says what is going on.
-When nothing comes through, the pings stop and systemd restarts the service.
+READY=1 is sent once the first frame has gone through the model; STATUS= says what is
+going on. WATCHDOG=1 is sent while the process makes progress: frames are captured and
+processed, or a lost camera is being reopened (each attempt ends within its timeout;
+restarting the service would not bring a remote camera back). The pings stop when the
+process itself is stuck, which a restart can cure: a camera call that has blocked for
+longer than stall_after_s (a wedged driver), or frames that stop being processed.
 """
 
 from __future__ import annotations
@@ -75,15 +77,20 @@ class Progress:
 
 def judge_progress(stats: PipelineStats, now_s: float, stall_after_s: float) -> Progress:
     """Healthy when frames were captured and processed recently, or the camera is reconnecting."""
+    blocked_since = stats.camera_call_since_s
+    if blocked_since is not None and now_s - blocked_since > stall_after_s:
+        return Progress(False, f"a camera call has blocked for over {stall_after_s:g} s")
     if stats.source_state == "reconnecting":
         return Progress(True, "camera lost, reconnecting")
     if stats.source_state == "ended":
         return Progress(True, "source ended, finishing")
     last_capture, last_result = stats.last_capture_at_s, stats.last_result_at_s
     if last_capture is None or now_s - last_capture > stall_after_s:
-        return Progress(False, f"no frame captured for {stall_after_s:.0f} s")
-    if last_result is None or now_s - last_result > stall_after_s:
-        return Progress(False, f"no frame processed for {stall_after_s:.0f} s")
+        return Progress(False, f"no frame captured for {stall_after_s:g} s")
+    # after a reconnect, the wait for a result starts again with the first new frame
+    since = max(last_result or 0.0, stats.streaming_since_s or 0.0)
+    if last_result is None or now_s - since > stall_after_s:
+        return Progress(False, f"no frame processed for {stall_after_s:g} s")
     return Progress(True, "running")
 
 
@@ -108,9 +115,6 @@ class ServiceNotifier:
             self.ready_sent = self.sock.send("READY=1", "STATUS=first frame processed")
         if not self.ready_sent:
             return
-        if self.watchdog_every_s and progress.healthy and now >= self._next_watchdog_s:
-            self.sock.send("WATCHDOG=1")
-            self._next_watchdog_s = now + self.watchdog_every_s
         if progress.state != self._last_state or now >= self._next_status_s:
             snap = stats.snapshot()
             self.sock.send(
@@ -122,6 +126,10 @@ class ServiceNotifier:
                 log.warning("watchdog not fed: %s", progress.state)
             self._last_state = progress.state
             self._next_status_s = now + STATUS_EVERY_S
+        # after the status, so that a reader sees why the pings stop or start again
+        if self.watchdog_every_s and progress.healthy and now >= self._next_watchdog_s:
+            self.sock.send("WATCHDOG=1")
+            self._next_watchdog_s = now + self.watchdog_every_s
 
     def stopping(self) -> None:
         self.sock.send("STOPPING=1", "STATUS=stopping")

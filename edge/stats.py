@@ -51,6 +51,8 @@ class PipelineStats:
         self.first_result_at_s: float | None = None
         self.last_capture_at_s: float | None = None
         self.last_result_at_s: float | None = None
+        self.streaming_since_s: float | None = None  # when frames (re)started coming
+        self.camera_call_since_s: float | None = None  # inside source.open()/read() since
         self._statuses: Counter[str] = Counter()
         self._emotions: Counter[str] = Counter()
         self._stage_ms: dict[str, deque[float]] = {}
@@ -63,7 +65,14 @@ class PipelineStats:
             self.frames_dropped += int(dropped_previous)
             self.last_capture_at_s = time.monotonic()
             self._captured_at.append(self.last_capture_at_s)
+            if self.source_state != "streaming":
+                self.streaming_since_s = self.last_capture_at_s
             self.source_state = "streaming"
+
+    def camera_call(self, active: bool) -> None:
+        """The capture thread enters (True) or leaves (False) a call that may block."""
+        with self._lock:
+            self.camera_call_since_s = time.monotonic() if active else None
 
     def set_source_state(self, state: str) -> None:
         with self._lock:

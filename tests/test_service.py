@@ -73,27 +73,47 @@ def test_watchdog_interval_is_half_of_watchdog_usec(monkeypatch, usec, pid, expe
     assert watchdog_interval_s() == expected
 
 
-def _stats(state: str, capture_age: float | None, result_age: float | None, now: float):
+def _stats(
+    state: str,
+    capture_age: float | None,
+    result_age: float | None,
+    now: float,
+    blocked_for: float | None = None,
+    streaming_for: float | None = None,
+):
     stats = PipelineStats()
     stats.source_state = state
     stats.last_capture_at_s = None if capture_age is None else now - capture_age
     stats.last_result_at_s = None if result_age is None else now - result_age
+    stats.camera_call_since_s = None if blocked_for is None else now - blocked_for
+    stats.streaming_since_s = None if streaming_for is None else now - streaming_for
     return stats
 
 
 @pytest.mark.parametrize(
-    ("state", "capture_age", "result_age", "healthy", "text"),
+    ("state", "capture_age", "result_age", "blocked_for", "streaming_for", "healthy", "text"),
     [
-        ("streaming", 0.1, 0.2, True, "running"),
-        ("streaming", 0.1, 30.0, False, "no frame processed for 10 s"),  # classifier stuck
-        ("streaming", 30.0, 30.0, False, "no frame captured for 10 s"),  # camera hangs
-        ("starting", None, None, False, "no frame captured"),
-        ("reconnecting", 60.0, 60.0, True, "camera lost, reconnecting"),
+        ("streaming", 0.1, 0.2, None, 60, True, "running"),
+        ("streaming", 0.1, 30.0, None, 60, False, "no frame processed for 10 s"),  # stuck model
+        ("streaming", 30.0, 30.0, None, 60, False, "no frame captured for 10 s"),
+        ("streaming", 11.0, 11.0, 11.0, 60, False, "a camera call has blocked for over 10 s"),
+        ("streaming", 3.0, 3.0, 3.0, 60, True, "running"),  # a read inside its timeout
+        ("starting", None, None, None, None, False, "no frame captured"),
+        # a remote camera lost: each reopen ends within its timeout, a restart would not help
+        ("reconnecting", 60.0, 60.0, None, 60, True, "camera lost, reconnecting"),
+        ("reconnecting", 60.0, 60.0, 2.0, 60, True, "camera lost, reconnecting"),
+        # ... but a reopen that never returns is a process stuck: stop the pings
+        ("reconnecting", 60.0, 60.0, 30.0, 60, False, "a camera call has blocked"),
+        # back after 60 s away: the first new frame is not yet processed, and that is no stall
+        ("streaming", 0.05, 60.0, None, 0.05, True, "running"),
     ],
 )
-def test_progress_judgement(state, capture_age, result_age, healthy, text):
+def test_progress_judgement(
+    state, capture_age, result_age, blocked_for, streaming_for, healthy, text
+):
     now = 1000.0
-    progress = judge_progress(_stats(state, capture_age, result_age, now), now, 10.0)
+    stats = _stats(state, capture_age, result_age, now, blocked_for, streaming_for)
+    progress = judge_progress(stats, now, 10.0)
     assert progress.healthy is healthy
     assert text in progress.state
 
@@ -228,7 +248,12 @@ def test_install_layout_in_a_staging_root(tmp_path: Path):
 def test_real_program_notifies_ready_watchdog_stall_and_stopping(
     tmp_path: Path, notify_listener, astronaut_bgr
 ):
-    """A network camera that stops sending while its connection stays open: the pings stop."""
+    """A network camera that stops sending while its connection stays open.
+
+    The pings stop while the read blocks (stall_after_s 1 s), resume once the read timed
+    out and the camera is being reopened (a restart would not bring it back), and the
+    recovery raises no false alarm.
+    """
     import signal
 
     from tests.conftest import EMOTION_EDGE
@@ -260,7 +285,9 @@ def test_real_program_notifies_ready_watchdog_stall_and_stopping(
         try:
             streaming = drain(sock, 8.0)
             camera.hang.set()  # frames stop; the TCP connection stays open
-            hanging = drain(sock, 3.0)  # read timeout is 5 s: still inside the hang
+            hanging = drain(sock, 8.0)  # the read blocks, then times out after 5 s
+            camera.hang.clear()  # the camera comes back
+            back = drain(sock, 6.0)
             proc.send_signal(signal.SIGTERM)
             _, stderr = proc.communicate(timeout=15)
             stopping = drain(sock, 0.5)
@@ -271,10 +298,21 @@ def test_real_program_notifies_ready_watchdog_stall_and_stopping(
     assert streaming[0].startswith("READY=1"), streaming[:3]
     assert streaming.count("WATCHDOG=1") >= 5
     assert any(m.startswith("STATUS=running: capture") for m in streaming)
-    stalled_at = next(i for i, m in enumerate(hanging) if "STATUS=no frame captured for 1 s" in m)
-    assert "WATCHDOG=1" not in hanging[stalled_at:], hanging  # pings stop once it is stuck
-    assert "watchdog not fed: no frame captured" in stderr
-    assert any(m.startswith("STOPPING=1") for m in stopping + hanging)
+    # stuck inside the read: the pings stop ...
+    blocked = "STATUS=a camera call has blocked for over 1 s"
+    stalled_at = next(i for i, m in enumerate(hanging) if m.startswith(blocked))
+    reconnecting_at = next(
+        i for i, m in enumerate(hanging) if m.startswith("STATUS=camera lost, reconnecting")
+    )
+    assert stalled_at < reconnecting_at
+    assert "WATCHDOG=1" not in hanging[stalled_at:reconnecting_at], hanging
+    # ... and resume once the read timed out and the camera is being reopened
+    assert "WATCHDOG=1" in hanging[reconnecting_at:], hanging
+    assert any(m.startswith("STATUS=running: capture") for m in back), back
+    assert "WATCHDOG=1" in back
+    assert "watchdog not fed: a camera call has blocked" in stderr
+    assert "watchdog not fed: no frame processed" not in stderr  # no false alarm on recovery
+    assert any(m.startswith("STOPPING=1") for m in stopping + back)
 
 
 def test_logs_under_the_journal_carry_priorities_and_no_timestamps(tmp_path: Path, photo_files):
