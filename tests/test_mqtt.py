@@ -190,7 +190,7 @@ def test_broker_outage_of_30_s(tmp_path, broker, looping_clip):
     assert rss_during - rss_before < 30, (rss_before, rss_during)
     assert "MQTT: lost the broker" in stderr
     assert stderr.count("MQTT: lost the broker") == 1  # one line per change, not per retry
-    assert "dropped while the broker was away" in stderr
+    assert "not delivered: the broker was away or slow" in stderr
 
 
 def sink_for(cfg: MqttConfig, password: str | None = None) -> MqttSink:
@@ -443,6 +443,24 @@ def test_discovery_is_sent_again_when_home_assistant_restarts(broker):
         sub.close()
 
 
+def test_a_flood_of_online_messages_is_answered_once(broker, caplog):
+    caplog.set_level(logging.INFO, logger="edge.sinks.mqtt_sink")
+    sub = Subscriber(broker.port, ["homeassistant/device/+/config"])
+    sink = sink_for(MqttConfig(host="127.0.0.1", port=broker.port, device_id="flood"))
+    topic = "homeassistant/device/flood/config"
+    try:
+        assert wait_until(lambda: len(sub.payloads(topic)) == 1, 10)
+        for _ in range(200):
+            sub.client.publish("homeassistant/status", "online", qos=1)
+        assert wait_until(lambda: sink.reannounce_skipped == 199, 10), sink.reannounce_skipped
+        assert len(sub.payloads(topic)) == 2  # the first connect, and one re-announcement
+    finally:
+        sink.close()
+        sub.close()
+    announced = [r for r in caplog.records if "came online" in r.getMessage()]
+    assert len(announced) == 1
+
+
 @pytest.mark.parametrize(
     ("yaml_text", "message"),
     [
@@ -546,3 +564,41 @@ def test_both_protocol_versions_publish(broker, protocol):
     finally:
         sink.close()
         sub.close()
+
+
+def test_a_port_that_is_no_broker_is_one_error_and_what_waited_is_counted(caplog):
+    # an HTTP server (or anything else) on the MQTT port: it answers, then hangs up
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(10)
+    stop = threading.Event()
+
+    def answer_http() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(1024)
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=answer_http, daemon=True)
+    thread.start()
+    caplog.set_level(logging.INFO, logger="edge.sinks.mqtt_sink")
+    cfg = MqttConfig(
+        host="127.0.0.1", port=server.getsockname()[1], device_id="nobroker", publish="every"
+    )
+    sink = sink_for(cfg)
+    try:
+        assert wait_until(lambda: any(r.levelno >= logging.ERROR for r in caplog.records), 10)
+        for index in range(5):
+            sink.emit(result(index))
+    finally:
+        sink.close()
+        stop.set()
+        server.close()
+        thread.join(5)
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "closed the connection without answering" in errors[0], errors
+    assert sink.dropped == 5 and sink.published == 0
+    assert any("5 not delivered" in r.getMessage() for r in caplog.records)

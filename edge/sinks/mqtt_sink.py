@@ -34,6 +34,7 @@ from edge.types import Result
 log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_S = 2.0
+REANNOUNCE_MIN_INTERVAL_S = 10.0
 
 
 def diagnose_connect(cfg: MqttConfig, timeout_s: float = 5.0) -> str:
@@ -89,6 +90,8 @@ class MqttSink:
         self._next_stats_s = time.monotonic() + cfg.stats_interval_s
         self._link = "starting"  # last reported link state: one log line per change
         self._closing = False
+        self._reannounced_at_s = -REANNOUNCE_MIN_INTERVAL_S
+        self.reannounce_skipped = 0  # "online" messages within the interval, not answered
         self._link_down = threading.Event()  # no connection: set until a CONNACK accepts us
         self._link_down.set()
         protocol = mqtt.MQTTv5 if cfg.protocol == "5" else mqtt.MQTTv311
@@ -165,8 +168,11 @@ class MqttSink:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
         self._client.loop_stop()
+        with self._lock:  # what was still waiting for a broker is lost now: count it
+            self.dropped += len(self._backlog)
+            self._backlog.clear()
         log.info(
-            "MQTT: closed (%d published, %d dropped while the broker was away or slow)",
+            "MQTT: closed (%d published, %d not delivered: the broker was away or slow)",
             self.published,
             self.dropped,
         )
@@ -307,7 +313,15 @@ class MqttSink:
         )
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
-        if message.topic == f"{self.cfg.discovery_prefix}/status" and message.payload == b"online":
-            log.info("MQTT: Home Assistant came online; announcing the device again")
-            with self._lock:
-                self._announce(client)
+        if message.topic != f"{self.cfg.discovery_prefix}/status" or message.payload != b"online":
+            return
+        now = time.monotonic()
+        with self._lock:
+            # anyone may publish "online" there: one re-announcement per interval, the
+            # rest counted, so a flood costs neither the broker nor the journal
+            if now - self._reannounced_at_s < REANNOUNCE_MIN_INTERVAL_S:
+                self.reannounce_skipped += 1
+                return
+            self._reannounced_at_s = now
+            self._announce(client)
+        log.info("MQTT: Home Assistant came online; announced the device again")
