@@ -103,16 +103,21 @@ def start_program(*args: str, **kwargs: object) -> subprocess.Popen[str]:
     )  # type: ignore[call-overload]
 
 
-def stop_program(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> str:
-    """Signal it, wait (bounded), kill if it hangs; its stderr."""
-    proc.send_signal(sig)
+def finish_program(proc: subprocess.Popen[str], timeout_s: float = 15) -> str:
+    """Wait for it to end (bounded), kill it if it hangs; its stderr."""
     try:
-        _, stderr = proc.communicate(timeout=15)
+        _, stderr = proc.communicate(timeout=timeout_s)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
     return stderr
+
+
+def stop_program(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> str:
+    """Signal it, wait (bounded), kill if it hangs; its stderr."""
+    proc.send_signal(sig)
+    return finish_program(proc)
 
 
 def run_cli(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess[str]:

@@ -16,7 +16,7 @@ import pytest
 
 from edge.sinks.jsonl import JsonLinesSink
 from edge.types import Result, Timings
-from tests.conftest import EMOTION_EDGE, ROOT, run_cli
+from tests.conftest import EMOTION_EDGE, ROOT, finish_program, run_cli
 from tests.mqtt_broker import Broker, Subscriber, wait_until
 
 DEMO_FRAMES = 105
@@ -126,12 +126,7 @@ def test_a_reader_that_goes_away_ends_the_run_cleanly():
     for _ in range(2):
         assert proc.stdout.readline().startswith("{")
     proc.stdout.close()
-    try:
-        _, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
+    stderr = finish_program(proc, 30)
     assert proc.returncode == 0, stderr
     assert "the reader of stdout went away; stopping" in stderr
     assert "summary:" in stderr and "Traceback" not in stderr

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, start_program
+from tests.conftest import ROOT, start_program, stop_program
 from tests.mjpeg_server import MjpegCamera
 
 RUNS = 10
@@ -62,13 +62,7 @@ def wait_for_line(stream, text: str, timeout_s: float) -> bool:
 
 def stop_and_time(proc: subprocess.Popen[str]) -> tuple[float, str]:
     started = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    try:
-        _, stderr = proc.communicate(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
+    stderr = stop_program(proc)
     return time.monotonic() - started, stderr
 
 
