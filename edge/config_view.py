@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def is_host(value: str) -> bool:
+    """An IP address (v4 or v6) or a host name: something a server can be asked to bind."""
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        pass
+    name = value.removesuffix(".")
+    return 0 < len(name) <= 253 and all(_HOST_LABEL.fullmatch(p) for p in name.split("."))
 
 
 class _Section(BaseModel):
@@ -41,3 +56,12 @@ class WebConfig(_Section):
     stall_after_s: float = Field(
         default=5.0, gt=0, le=3600, description="/healthz says 503 after this long without a frame"
     )
+
+    @field_validator("host")
+    @classmethod
+    def _bindable(cls, value: str) -> str:
+        if not is_host(value):
+            raise ValueError(
+                "must be an IP address or a host name (e.g. 127.0.0.1, 0.0.0.0, ::, mypi.local)"
+            )
+        return value

@@ -3,20 +3,25 @@
 The pipeline hands every frame to `WebView.show()`, which only keeps a reference; a
 frame is drawn and JPEG-encoded in the streaming client's own thread, so nothing is
 encoded while nobody watches. Listens on 127.0.0.1 unless configured otherwise.
+
+Clients may be broken or hostile: edge/web_server.py holds the server layer that bounds
+time, connections and log lines per client, checks the token early and keeps it out of the
+log.
 """
 
 from __future__ import annotations
 
 import errno
 import hmac
+import io
 import json
 import logging
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlparse
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 import cv2
 
@@ -26,6 +31,20 @@ from edge.overlay import draw_overlay
 from edge.payload import result_to_dict
 from edge.stats import PipelineStats
 from edge.types import Frame, Result
+from edge.web_server import (
+    CONTROL_CHARS,
+    DeadlineReader,
+    HeaderGate,
+    LimitedServer,
+    Refused,
+    ServerLimits,
+    describe_error,
+    is_loopback,
+    redact,
+)
+
+if TYPE_CHECKING:
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +96,19 @@ def metrics_text(stats: PipelineStats, latest: Result | None) -> str:
 class WebView:
     """A pipeline viewer that serves what it is shown."""
 
-    def __init__(self, cfg: WebConfig, stats: PipelineStats) -> None:
+    def __init__(
+        self, cfg: WebConfig, stats: PipelineStats, limits: ServerLimits | None = None
+    ) -> None:
         self.cfg = cfg
         self.stats = stats
+        self.limits = limits or ServerLimits()
         self._cond = threading.Condition()
         self._frame: Frame | None = None
         self._result: Result | None = None
         self._closing = False
         handler = type("Handler", (_Handler,), {"view": self})
         try:
-            self.server = ThreadingHTTPServer((cfg.host, cfg.port), handler)
+            self.server = LimitedServer((cfg.host, cfg.port), handler, self.limits, cfg.token)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise ConfigError(
@@ -96,19 +118,25 @@ class WebView:
             raise ConfigError(
                 f"web.host: cannot listen on {cfg.host}:{cfg.port} ({exc.strerror})"
             ) from None
-        self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
-        self.description = f"web http://{cfg.host}:{self.port}/"
+        url_host = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
+        self.description = f"web http://{url_host}:{self.port}/"
         self._thread = threading.Thread(
             target=self.server.serve_forever, name="web", kwargs={"poll_interval": 0.2}, daemon=True
         )
         self._thread.start()
         log.info(
             "live view on http://%s:%d/%s",
-            cfg.host,
+            url_host,
             self.port,
             " (token required)" if cfg.token else "",
         )
+        if not cfg.token and not is_loopback(cfg.host):
+            log.warning(
+                "web.host is %s but web.token is not set: anyone who can reach this device "
+                "can watch the camera; set web.token (8+ characters), or web.host: 127.0.0.1",
+                cfg.host,
+            )
 
     def show(self, frame: Frame, result: Result | None) -> None:
         with self._cond:
@@ -141,10 +169,16 @@ class WebView:
             )
         return True, "frames flowing"
 
+    @property
+    def open_connections(self) -> int:
+        """Client connections being served right now (streams included)."""
+        return self.server.open_connections
+
     def close(self) -> None:
         with self._cond:
             self._closing = True
             self._cond.notify_all()
+        self.server.stopping.set()
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(2.0)
@@ -157,65 +191,146 @@ class WebView:
 class _Handler(BaseHTTPRequestHandler):
     view: WebView
     protocol_version = "HTTP/1.1"
+    _reader: DeadlineReader
+    _token_ok = False
+    _error_logged = False
+
+    def setup(self) -> None:
+        super().setup()
+        send_timeout_s = self.view.limits.send_timeout_s
+        self.connection.settimeout(send_timeout_s)
+        self.rfile.close()  # the default reader; ours bounds how long a request may take
+        self._reader = DeadlineReader(self.connection, send_timeout_s)
+        self.rfile = io.BufferedReader(self._reader)
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except OSError as exc:  # reset, broken pipe, timed out: the client's doing
+            self.close_connection = True
+            if not self._error_logged:  # one line per failure: an error reply said it already
+                log.debug("%s connection dropped (%s)", self.address_string(), describe_error(exc))
+
+    def handle_one_request(self) -> None:
+        self._reader.deadline = time.monotonic() + self.view.limits.read_timeout_s
+        self._error_logged = False
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        token = self.view.cfg.token
+        self._token_ok = not token
+        if not token:
+            return super().parse_request()
+        reader = self.rfile
+        self.rfile = HeaderGate(reader, self._check_query, self._check_header)
+        try:
+            return super().parse_request()
+        except Refused:
+            self._refuse()
+            return False
+        finally:
+            self.rfile = reader
+
+    def _is_token(self, given: bytes) -> bool:
+        token = self.view.cfg.token or ""
+        return hmac.compare_digest(given, token.encode())
+
+    def _check_query(self) -> None:
+        """The request line is parsed, no header read yet: a token in the query decides."""
+        try:
+            given = parse_qs(urlsplit(self.path).query).get("token", [])
+        except ValueError:
+            raise Refused from None
+        if given:
+            if not all(self._is_token(value.encode()) for value in given):
+                raise Refused
+            self._token_ok = True
+
+    def _check_header(self, line: bytes) -> None:
+        """Each header line as it arrives: a wrong Bearer token, or none by the end, is refused."""
+        name, colon, value = line.partition(b":")
+        if colon and name.strip().lower() == b"authorization":
+            scheme, _, credentials = value.strip().partition(b" ")
+            if scheme.lower() == b"bearer":
+                if not self._is_token(credentials.strip()):
+                    raise Refused
+                self._token_ok = True
+        elif line in (b"\r\n", b"\n", b"") and not self._token_ok:
+            raise Refused
+
+    def _refuse(self) -> None:
+        self._send(
+            401,
+            b"token required: ?token=... or Authorization: Bearer\n",
+            "text/plain; charset=utf-8",
+            {"WWW-Authenticate": "Bearer", "Connection": "close"},
+        )
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
+        message = redact(format % args, self.view.cfg.token).translate(CONTROL_CHARS)
+        log.debug("%s %s", self.address_string(), message)
 
-    def _authorized(self, query: dict[str, list[str]]) -> bool:
-        token = self.view.cfg.token
-        if not token:
-            return True
-        given = query.get("token", [""])[0]
-        header = self.headers.get("Authorization", "")
-        if header.startswith("Bearer "):
-            given = header[7:]
-        return hmac.compare_digest(given.encode(), token.encode())
+    def log_error(self, format: str, *args: Any) -> None:
+        self._error_logged = True  # the request line is in it: no second line for the reply
+        self.log_message(format, *args)
 
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if not self._error_logged:
+            super().log_request(code, size)
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        extra_headers: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        for name, value in (extra_headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
 
     def do_GET(self) -> None:
-        url = urlparse(self.path)
-        query = parse_qs(url.query)
-        if not self._authorized(query):
-            self._send(
-                401,
-                b"token required: ?token=... or Authorization: Bearer\n",
-                "text/plain; charset=utf-8",
-            )
+        if not self._token_ok:  # parse_request refuses first; this only guards against a slip
+            self._refuse()
+            return
+        try:
+            path = urlsplit(self.path).path
+        except ValueError:
+            self._send(400, b"bad request target\n", "text/plain; charset=utf-8")
             return
         view = self.view
-        if url.path == "/":
+        if path == "/":
             self._send(200, PAGE.encode(), "text/html; charset=utf-8")
-        elif url.path == "/api/result":
+        elif path == "/api/result":
             _, result = view.latest()
             body = result_to_dict(result) if result else {}
             self._send(200, json.dumps(body).encode(), "application/json")
-        elif url.path == "/healthz":
+        elif path == "/healthz":
             ok, why = view.healthy()
             self._send(
                 200 if ok else 503,
                 json.dumps({"ok": ok, "detail": why}).encode(),
                 "application/json",
             )
-        elif url.path == "/metrics":
+        elif path == "/metrics":
             _, result = view.latest()
             self._send(
                 200,
                 metrics_text(view.stats, result).encode(),
                 "text/plain; version=0.0.4; charset=utf-8",
             )
-        elif url.path == "/stream.mjpg":
+        elif path == "/stream.mjpg":
             self._stream()
         else:
             self._send(404, b"not found\n", "text/plain; charset=utf-8")
 
     def _stream(self) -> None:
+        """Frames until the viewer leaves, the view closes, or a write times out."""
         view = self.view
         self.send_response(200)
         self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
@@ -245,6 +360,6 @@ class _Handler(BaseHTTPRequestHandler):
                     + b"\r\n"
                 )
                 time.sleep(max(0.0, period_s - (time.monotonic() - started)))
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the viewer closed the page
+        except OSError as exc:  # the viewer left, or stopped reading (send timeout)
+            log.debug("%s stream ended (%s)", self.address_string(), describe_error(exc))
         self.close_connection = True

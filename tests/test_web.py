@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import resource
+import select
 import shutil
+import signal
 import socket
+import struct
 import subprocess
+import threading
+import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import cv2
 import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from edge.config_view import WebConfig
+from edge.stats import PipelineStats
+from edge.types import Frame
+from edge.web import ServerLimits, WebView
 from tests.conftest import EMOTION_EDGE, ROOT, start_program, stop_program, write_video
 from tests.mqtt_broker import free_port, wait_until
 
@@ -200,3 +213,380 @@ def test_port_in_use_and_short_token_are_one_line_errors(tmp_path, photo_files):
         proc.returncode == 2
         and "web.token: String should have at least 8 characters" in proc.stderr
     )
+
+
+# --- broken and hostile clients, against real servers on 127.0.0.1 over real sockets ---
+
+TOKEN = "s3cret-token-42"
+DEFAULTS = ServerLimits()
+
+
+@dataclass
+class Guarded:
+    port: int
+    log: Path
+    proc: subprocess.Popen[str]
+
+    def log_text(self, start: int = 0) -> str:
+        return self.log.read_text(errors="replace")[start:]
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory, astronaut_bgr):
+    """The real program with a token, at DEBUG, its stderr in a file the tests can read."""
+    folder = tmp_path_factory.mktemp("guarded")
+    port = free_port()
+    clip = write_video(folder / "cam.avi", [cv2.resize(astronaut_bgr, (640, 480))] * 15)
+    config = folder / "c.yaml"
+    config.write_text(f"web:\n  enabled: true\n  port: {port}\n  token: {TOKEN}\n")
+    log = folder / "stderr.log"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(
+            [
+                *EMOTION_EDGE,
+                *("run", "--config", str(config), "--source", str(clip), "--loop", "true"),
+                *("--log-level", "DEBUG", "--output", "/dev/null"),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            text=True,
+        )
+    try:
+        up = wait_until(
+            lambda: b'"status"' in ask(port, f"/api/result?token={TOKEN}", "", 2, b"}"), 60
+        )
+        assert up, log.read_text()[-3000:]  # running, and its first frames analysed
+        yield Guarded(port, log, proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+    text = log.read_text(errors="replace")
+    assert proc.returncode == 0, text[-3000:]
+    assert "Traceback" not in text
+    assert TOKEN not in text
+    assert "web.token is not set" not in text  # a token, on 127.0.0.1: nothing to warn about
+
+
+def connect(port: int) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=5)
+
+
+def receive(sock: socket.socket, within_s: float, until: bytes = b"\r\n\r\n") -> bytes:
+    """What arrives until `until` does, the server closes, or `within_s` passes."""
+    deadline, data = time.monotonic() + within_s, b""
+    try:
+        while until not in data and (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except (TimeoutError, ConnectionResetError):
+        pass
+    return data
+
+
+def ask(
+    port: int, target: str, headers: str = "", within_s: float = 2.0, until: bytes = b"\r\n\r\n"
+) -> bytes:
+    """One request on a fresh connection; its response up to `until` (b"" if none in time)."""
+    try:
+        with connect(port) as sock:
+            sock.sendall(
+                f"GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{headers}\r\n".encode()
+            )
+            return receive(sock, within_s, until)
+    except OSError:
+        return b""
+
+
+def status_of(head: bytes) -> int | None:
+    match = re.match(rb"HTTP/1\.[01] (\d{3}) ", head)
+    return int(match.group(1)) if match else None
+
+
+def drained_until_closed(sock: socket.socket, within_s: float) -> bytes | None:
+    """All the server sends until it closes the connection; None if still open after `within_s`."""
+    deadline, data = time.monotonic() + within_s, b""
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            chunk = sock.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+    except ConnectionResetError:
+        return data
+    except TimeoutError:
+        pass
+    return None
+
+
+def reset(sock: socket.socket) -> None:
+    """Close with SO_LINGER 0: the peer gets a TCP RST, as from a crashed or hostile client."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def threads_of(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^Threads:\s+(\d+)", status, re.M).group(1))
+
+
+def test_silent_half_and_surplus_connections_cannot_starve_the_server(guarded):
+    port, cap = guarded.port, DEFAULTS.max_connections
+    threads_before = threads_of(guarded.proc.pid)
+    opened_at = time.monotonic()
+    silent = connect(port)  # sends nothing
+    half = connect(port)  # half a request: its line and one header, never the blank line
+    half.sendall(f"GET /api/result?token={TOKEN} HTTP/1.1\r\nHost: t\r\n".encode())
+    assert status_of(ask(port, f"/api/result?token={TOKEN}")) == 200  # the next one is served
+
+    hanging = [silent, half, *(connect(port) for _ in range(cap + 8))]  # 10 over the cap
+    try:
+        received = {sock: b"" for sock in hanging}
+
+        def surplus_answered() -> bool:
+            readable, _, _ = select.select(hanging, [], [], 0.05)
+            for sock in readable:
+                received[sock] += sock.recv(65536)
+            return sum(status_of(data) == 503 for data in received.values()) >= len(hanging) - cap
+
+        assert wait_until(surplus_answered, 3)  # the ones over the cap are told 503 at once
+        assert status_of(ask(port, f"/api/result?token={TOKEN}")) == 503  # answered, not hung
+        assert threads_of(guarded.proc.pid) <= threads_before + cap + 4  # none for the surplus
+
+        # the server closes every one of them once the read timeout (a few seconds) has passed
+        assert DEFAULTS.read_timeout_s <= 5
+        deadline = opened_at + DEFAULTS.read_timeout_s + 3
+        still_open = [
+            sock
+            for sock in hanging
+            if drained_until_closed(sock, max(0.1, deadline - time.monotonic())) is None
+        ]
+        assert not still_open, f"{len(still_open)} of {len(hanging)} never closed"
+    finally:  # a failure here must not leave the server full for the next test
+        for sock in hanging:
+            sock.close()
+    assert wait_until(
+        lambda: status_of(ask(port, f"/api/result?token={TOKEN}")) == 200, 3
+    )  # and serves again
+    assert "Request timed out" in guarded.log_text()
+
+
+def test_a_wrong_or_missing_token_is_refused_before_the_request_is_complete(guarded):
+    port = guarded.port
+    partial_requests = [
+        "GET /stream.mjpg?token=wrong-token HTTP/1.1\r\n",  # the request line alone decides
+        "GET /stream.mjpg HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer wrong-token\r\n",
+        f"GET /stream.mjpg?token={TOKEN} HTTP/1.1\r\nAuthorization: Bearer wrong-token\r\n",
+    ]
+    for partial in partial_requests:  # never finished: no blank line after the headers
+        with connect(port) as sock:
+            sock.sendall(partial.encode())
+            head = receive(sock, 1.0)
+            assert status_of(head) == 401, (partial, head)
+            assert b"multipart" not in head
+            assert drained_until_closed(sock, 1.0) is not None  # and it hangs up
+    assert status_of(ask(port, "/stream.mjpg")) == 401  # no token at all
+    assert status_of(ask(port, "/metrics", "Authorization: Basic czNjcmV0\r\n")) == 401
+
+    with connect(port) as sock:  # the right token: the server waits for the headers' end
+        sock.sendall(f"GET /api/result?token={TOKEN} HTTP/1.1\r\nHost: t\r\n".encode())
+        assert receive(sock, 0.5) == b""
+        sock.sendall(b"Connection: close\r\n\r\n")
+        assert status_of(receive(sock, 2.0)) == 200
+    bearer = f"Authorization: Bearer {TOKEN}\r\n"
+    assert status_of(ask(port, "/metrics", bearer)) == 200
+
+
+def test_resets_and_malformed_requests_log_no_traceback(guarded):
+    port, start = guarded.port, len(guarded.log_text())
+    resets = 0
+    for _ in range(3):  # sends nothing
+        reset(connect(port))
+        resets += 1
+    for _ in range(3):  # half a request
+        sock = connect(port)
+        sock.sendall(f"GET /metrics?token={TOKEN} HTTP/1.1\r\nHost: t\r\n".encode())
+        reset(sock)
+        resets += 1
+    for _ in range(2):  # in the middle of a stream
+        sock = connect(port)
+        sock.sendall(f"GET /stream.mjpg?token={TOKEN} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        assert b"image/jpeg" in receive(sock, 5.0, b"image/jpeg")
+        reset(sock)
+        resets += 1
+    for junk in (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", b"GET\r\n\r\n"):
+        sock = connect(port)
+        sock.sendall(junk)
+        reset(sock)
+        resets += 1
+    with connect(port) as sock:  # a header line past the limit: 431, one line
+        sock.sendall(b"GET / HTTP/1.1\r\nX: " + b"a" * 70000 + b"\r\n\r\n")
+        assert status_of(receive(sock, 2.0)) == 431
+    assert resets == 10
+
+    def client_lines() -> list[str]:
+        return [
+            line
+            for line in guarded.log_text(start).splitlines()
+            if "connection dropped" in line or "stream ended" in line or "code 4" in line
+        ]
+
+    # every client-side failure is noted (the last of them a 431): wait until they are all in
+    assert wait_until(lambda: any("code 431" in line for line in client_lines()), 5)
+    assert wait_until(lambda: sum("stream ended" in line for line in client_lines()) == 2, 5)
+    assert status_of(ask(port, f"/api/result?token={TOKEN}")) == 200
+    text = guarded.log_text(start)
+    assert "Traceback" not in text
+    assert len(client_lines()) <= resets + 1, "\n".join(client_lines())  # at most one each
+    assert all(" DEBUG " in line for line in client_lines())
+
+
+def test_the_token_never_reaches_a_debug_log(guarded):
+    port, start = guarded.port, len(guarded.log_text())
+    assert status_of(ask(port, f"/api/result?token={TOKEN}")) == 200
+    assert status_of(ask(port, f"/metrics?x=1&token={quote(TOKEN, safe='')}")) == 200
+    assert status_of(ask(port, "/healthz", f"Authorization: Bearer {TOKEN}\r\n")) in (200, 503)
+    assert status_of(ask(port, f"/{TOKEN}?token={TOKEN}")) == 404
+    assert status_of(ask(port, f"/\x1b[2J\x07forged?token={TOKEN}")) == 404  # control characters
+    assert status_of(ask(port, f"/api/result?token={TOKEN[:-1]}")) == 401
+    with connect(port) as sock:  # malformed: its request line goes into the error line
+        sock.sendall(f"GET/?token={TOKEN}\r\n\r\n".encode())
+        assert b"Bad request syntax" in receive(sock, 2.0, b"</html>")
+
+    def logged() -> list[str]:
+        return [line for line in guarded.log_text(start).splitlines() if "edge.web" in line]
+
+    assert wait_until(lambda: sum("token=***" in line for line in logged()) >= 6, 5), logged()
+    assert TOKEN not in guarded.log_text(start)
+    assert TOKEN[:-1] not in guarded.log_text(start)
+    assert '"GET /\\x1b[2J\\x07forged?token=*** HTTP/1.1" 404' in guarded.log_text(start)
+
+
+def test_listening_on_all_interfaces_without_a_token_warns_and_bad_hosts_are_refused(
+    tmp_path, photo_files
+):
+    def run(web: str) -> str:
+        config = tmp_path / "c.yaml"
+        config.write_text(f"web:\n  enabled: true\n  port: {free_port()}\n{web}")
+        proc = subprocess.run(
+            [
+                *EMOTION_EDGE,
+                *("run", "--config", str(config), "--source", str(photo_files["one"])),
+                *("--output", "/dev/null"),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stderr
+
+    warnings = [line for line in run("  host: 0.0.0.0\n").splitlines() if "WARNING" in line]
+    assert len(warnings) == 1, warnings
+    assert "web.host is 0.0.0.0" in warnings[0] and "set web.token" in warnings[0]
+    assert "web.token" not in run(f"  host: 0.0.0.0\n  token: {TOKEN}\n")
+
+    config = tmp_path / "bad.yaml"
+    config.write_text('web:\n  host: "not a host"\n')
+    proc = subprocess.run(
+        [*EMOTION_EDGE, "check-config", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "web.host: must be an IP address or a host name" in proc.stderr
+    assert "(got 'not a host')" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.fixture()
+def in_process():
+    """A WebView in this process with short limits, so their effects show within a second."""
+    views: list[WebView] = []
+
+    def start(limits: ServerLimits, **web: object) -> WebView:
+        cfg = WebConfig(enabled=True, port=free_port(), **web)  # type: ignore[arg-type]
+        views.append(WebView(cfg, PipelineStats(), limits))
+        return views[-1]
+
+    yield start
+    for view in views:
+        view.close()
+
+
+def test_a_stream_outlives_the_read_timeout_and_a_stalled_one_is_dropped(in_process):
+    limits = ServerLimits(read_timeout_s=0.5, send_timeout_s=1.0, max_connections=4)
+    view = in_process(limits, max_fps=60)
+    noise = np.random.default_rng(0).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
+    stop = threading.Event()
+
+    def camera() -> None:  # a new frame every 1/60 s, as a source would hand them over
+        index = 0
+        while not stop.wait(1 / 60):
+            view.show(Frame(index, noise, time.monotonic(), time.time()), None)
+            index += 1
+
+    threading.Thread(target=camera, daemon=True).start()
+    request = b"GET /stream.mjpg HTTP/1.1\r\nHost: t\r\n\r\n"
+    try:
+        stalled = socket.socket()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.connect(("127.0.0.1", view.port))
+        stalled.sendall(request)  # and never reads: the server's writes block
+        with connect(view.port) as watcher:
+            watcher.sendall(request)
+            started, last_part_at, parts, buffer = time.monotonic(), 0.0, 0, b""
+            while time.monotonic() - started < 5 * limits.read_timeout_s:
+                buffer += receive(watcher, 1.0, b"--emotionedgeframe")
+                while b"--emotionedgeframe" in buffer:
+                    buffer = buffer.split(b"--emotionedgeframe", 1)[1]
+                    parts, last_part_at = parts + 1, time.monotonic()
+            assert parts > 10
+            assert time.monotonic() - last_part_at < limits.read_timeout_s  # still flowing
+            # the stalled client was dropped after the send timeout: only the watcher is left
+            assert wait_until(lambda: view.open_connections == 1, limits.send_timeout_s + 3)
+        assert wait_until(lambda: view.open_connections == 0, 3)
+        stalled.close()
+    finally:
+        stop.set()
+
+
+def thread_cpu_s(native_id: int) -> float:
+    fields = Path(f"/proc/self/task/{native_id}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def test_no_busy_loop_when_file_descriptors_run_out(in_process):
+    view = in_process(ServerLimits(read_timeout_s=3.0))
+    web_thread = next(t for t in threading.enumerate() if t.name == "web" and t.is_alive())
+    assert web_thread.native_id is not None
+    clients = [socket.socket() for _ in range(3)]  # their descriptors exist before the limit
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    lowest_free = os.dup(0)
+    os.close(lowest_free)
+    cpu_before, started = thread_cpu_s(web_thread.native_id), time.monotonic()
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (lowest_free, hard))  # no new descriptor
+        for client in clients:  # the kernel completes these; the server's accept() fails
+            client.settimeout(5)
+            client.connect(("127.0.0.1", view.port))
+            client.sendall(b"GET /api/result HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        time.sleep(1.0)  # the window measured, not a wait for anything
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    spent = thread_cpu_s(web_thread.native_id) - cpu_before
+    assert spent < 0.25 * (time.monotonic() - started), spent  # spinning would use ~all of it
+    for client in clients:  # and once descriptors are back, the waiting clients are served
+        assert status_of(receive(client, 3.0)) == 200
+        client.close()
