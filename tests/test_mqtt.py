@@ -602,3 +602,33 @@ def test_a_port_that_is_no_broker_is_one_error_and_what_waited_is_counted(caplog
     assert len(errors) == 1 and "closed the connection without answering" in errors[0], errors
     assert sink.dropped == 5 and sink.published == 0
     assert any("5 not delivered" in r.getMessage() for r in caplog.records)
+
+
+def test_an_error_in_a_callback_does_not_end_mqtt(broker, caplog, monkeypatch):
+    # a bug of ours inside paho's thread used to end that thread, and MQTT with it, silently
+    import edge.sinks.mqtt_sink as mqtt_sink
+
+    real_payload, calls = mqtt_sink.discovery_payload, []
+
+    def payload_that_fails_once_connected(*args: object, **kwargs: object) -> dict:
+        calls.append(1)
+        if len(calls) == 2:  # the re-announcement, in paho's thread (on_message)
+            raise RuntimeError("boom in discovery")
+        return real_payload(*args, **kwargs)
+
+    monkeypatch.setattr(mqtt_sink, "discovery_payload", payload_that_fails_once_connected)
+    caplog.set_level(logging.INFO, logger="edge.sinks.mqtt_sink")
+    sub = Subscriber(broker.port, ["homeassistant/device/cb/config"])
+    sink = sink_for(MqttConfig(host="127.0.0.1", port=broker.port, device_id="cb"))
+    try:
+        assert wait_until(lambda: sub.payloads("homeassistant/device/cb/config"), 10)
+        sub.client.publish("homeassistant/status", "online", qos=1)
+        assert wait_until(lambda: sink.callback_errors == 1, 10)
+        # paho's thread still reads: the next "online" reaches on_message (and is skipped)
+        sub.client.publish("homeassistant/status", "online", qos=1)
+        assert wait_until(lambda: sink.reannounce_skipped == 1, 10), "paho's thread is gone"
+    finally:
+        sink.close()
+        sub.close()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "boom in discovery" in errors[0], errors

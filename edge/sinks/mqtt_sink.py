@@ -109,6 +109,11 @@ class MqttSink:
             )
             client.tls_insecure_set(cfg.tls.insecure)
         client.max_queued_messages_set(cfg.buffer_messages)  # paho's queue is bounded too
+        # an exception in one of our callbacks would end paho's network thread for good,
+        # and MQTT with it, silently: paho reports it through on_log instead, and goes on
+        client.suppress_exceptions = True
+        client.on_log = self._on_paho_log
+        self.callback_errors = 0
         client.reconnect_delay_set(1, cfg.reconnect_max_s)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -311,6 +316,15 @@ class MqttSink:
             diagnose_connect(self.cfg),
             self.cfg.reconnect_max_s,
         )
+
+    def _on_paho_log(self, client: Any, userdata: Any, level: int, text: str) -> None:
+        if level != self._mqtt.MQTT_LOG_ERR:
+            return
+        self.callback_errors += 1
+        if self.callback_errors == 1:  # then counted; DEBUG shows each one
+            log.error("MQTT: %s (going on; later ones are counted)", text)
+        else:
+            log.debug("MQTT: %s", text)
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         if message.topic != f"{self.cfg.discovery_prefix}/status" or message.payload != b"online":
