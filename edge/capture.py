@@ -134,6 +134,7 @@ class OpenCVSource:
         self.plays_file = spec.kind == "video"
         self.description = f"{spec.kind} {spec.target}"
         self.nominal_fps: float | None = None
+        self.size_wh: tuple[int, int] | None = None  # as of the last open
         self._cap: cv2.VideoCapture | None = None
 
     def open(self) -> None:
@@ -173,6 +174,14 @@ class OpenCVSource:
             cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # freshest frame, not a queue of old ones
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.nominal_fps = float(fps) if 0 < fps < 1000 else None
+        # OpenCV scales a stream to the size it opened with, so a camera that changes its
+        # resolution shows the new one only here, after a reopen: say so once
+        size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        if self.size_wh and all(size) and size != self.size_wh:
+            log.info(
+                "%s: picture size is now %dx%d (was %dx%d)", self.description, *size, *self.size_wh
+            )
+        self.size_wh = size if all(size) else self.size_wh
         self._cap = cap
 
     def read(self) -> np.ndarray:

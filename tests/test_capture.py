@@ -133,3 +133,28 @@ def test_empty_image_folder_is_an_error(tmp_path: Path):
 def test_picamera2_missing_names_the_fix():
     with pytest.raises(DependencyError, match=r"picamera2 is not importable: on Raspberry Pi OS"):
         make_source(SourceConfig(kind="picamera2"))
+
+
+def test_a_stream_that_changes_size_is_seen_at_the_next_open(caplog):
+    # OpenCV scales a stream to the size it opened with; after a reopen the new size is used
+    import logging
+
+    import cv2
+
+    from tests.mjpeg_server import MjpegCamera
+
+    small, big = np.full((240, 320, 3), 90, np.uint8), np.full((480, 640, 3), 200, np.uint8)
+    caplog.set_level(logging.INFO, logger="edge.capture")
+    with MjpegCamera(small) as camera:
+        source = make_source(SourceConfig(uri=camera.url))
+        source.open()
+        assert source.read().shape == (240, 320, 3)
+        source.close()
+        camera.jpeg = cv2.imencode(".jpg", big)[1].tobytes()
+        source.open()
+        try:
+            assert source.read().shape == (480, 640, 3)
+        finally:
+            source.close()
+    changed = [r.getMessage() for r in caplog.records if "picture size" in r.getMessage()]
+    assert len(changed) == 1 and "now 640x480 (was 320x240)" in changed[0]
