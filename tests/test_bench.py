@@ -6,11 +6,12 @@ Timing figures are the bench's output, not something a test asserts.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 
-from tests.conftest import run_cli
+from tests.conftest import DEFAULT_MODEL, run_cli
 
 
 def test_bench_quick_writes_valid_json(tmp_path: Path):
@@ -52,4 +53,16 @@ def test_bench_on_a_file_that_is_no_video_is_one_line(tmp_path: Path):
     proc = run_cli("bench", "--quick", "--source", str(junk))
     assert proc.returncode == 2
     assert "junk.mp4: no video frame could be decoded" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bench_with_a_sidecar_that_does_not_fit_is_one_line(tmp_path: Path):
+    model = tmp_path / "m.tflite"
+    shutil.copy(DEFAULT_MODEL, model)
+    sidecar = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
+    sidecar["normalization"]["scale"] = [1, 2, 3]  # three values for a grayscale input
+    model.with_suffix(".json").write_text(json.dumps(sidecar))
+    proc = run_cli("bench", "--quick", "--model", str(model))
+    assert proc.returncode == 1
+    assert "m.json" in proc.stderr and "normalization.scale has 3 values" in proc.stderr
     assert "Traceback" not in proc.stderr

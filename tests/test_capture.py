@@ -158,3 +158,29 @@ def test_a_stream_that_changes_size_is_seen_at_the_next_open(caplog):
             source.close()
     changed = [r.getMessage() for r in caplog.records if "picture size" in r.getMessage()]
     assert len(changed) == 1 and "now 640x480 (was 320x240)" in changed[0]
+
+
+def test_a_lost_stream_is_one_line_not_ffmpegs_every_retry(tmp_path: Path):
+    # FFmpeg prints "Connection to tcp://... failed" on every attempt; the journal gets ours
+    import contextlib
+    import socket
+    import subprocess
+
+    from tests.conftest import start_program, stop_program
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # a port nothing listens on: every open is refused
+    port = closed.getsockname()[1]
+    config = tmp_path / "c.yaml"
+    config.write_text("source:\n  reconnect_initial_s: 0.2\n  reconnect_max_s: 0.4\n")
+    proc = start_program(
+        "run", "--config", str(config), "--source", f"http://127.0.0.1:{port}/cam.mjpg"
+    )
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(3)  # it keeps running: several refused attempts meanwhile
+    stderr = stop_program(proc)
+    closed.close()
+    assert proc.returncode == 0, stderr
+    assert "tcp://" not in stderr and "WARN" not in stderr.replace("WARNING", ""), stderr
+    lost = [line for line in stderr.splitlines() if "reopening with backoff" in line]
+    assert len(lost) == 1, stderr

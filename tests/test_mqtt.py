@@ -566,7 +566,12 @@ def test_both_protocol_versions_publish(broker, protocol):
         sub.close()
 
 
-def test_a_port_that_is_no_broker_is_one_error_and_what_waited_is_counted(caplog):
+@pytest.mark.parametrize(
+    "answer",
+    [b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", bytes(range(256)) * 4],
+    ids=["http-server", "random-bytes"],
+)
+def test_a_port_that_is_no_broker_is_one_error_and_what_waited_is_counted(caplog, answer):
     # an HTTP server (or anything else) on the MQTT port: it answers, then hangs up
     server = socket.create_server(("127.0.0.1", 0))
     server.settimeout(10)
@@ -580,7 +585,7 @@ def test_a_port_that_is_no_broker_is_one_error_and_what_waited_is_counted(caplog
                 return
             with conn:
                 conn.recv(1024)
-                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                conn.sendall(answer)
 
     thread = threading.Thread(target=answer_http, daemon=True)
     thread.start()

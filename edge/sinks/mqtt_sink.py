@@ -318,7 +318,9 @@ class MqttSink:
         )
 
     def _on_paho_log(self, client: Any, userdata: Any, level: int, text: str) -> None:
-        if level != self._mqtt.MQTT_LOG_ERR:
+        # only a failing callback of ours; protocol errors (a port that is no broker) are
+        # reported by the connection-state lines already
+        if level != self._mqtt.MQTT_LOG_ERR or not text.startswith("Caught exception"):
             return
         self.callback_errors += 1
         if self.callback_errors == 1:  # then counted; DEBUG shows each one
