@@ -146,8 +146,9 @@ with open(sys.argv[1]) as lock:
 def norm(name): return re.sub(r"[-_.]+", "-", name).lower()
 keep = {norm(name) for name in keep}
 venv = sys.prefix
-stray = {norm(d.metadata["Name"]) for d in metadata.distributions()
-         if str(d.locate_file("")).startswith(venv) and norm(d.metadata["Name"]) not in keep}
+names = {d.metadata["Name"] for d in metadata.distributions()
+         if d.metadata["Name"] and str(d.locate_file("")).startswith(venv)}
+stray = {norm(name) for name in names if norm(name) not in keep}
 print(" ".join(sorted(stray)))
 PY
 )
