@@ -173,6 +173,7 @@ class Pipeline:
                             )
                             lost_since = 0.0
                 except EndOfStream:
+                    self.stats.camera_call(False)
                     break
                 except SourceUnavailable as exc:
                     self.stats.camera_call(False)
@@ -209,6 +210,7 @@ class Pipeline:
             self.failure = self.failure or exc
             stop.set()
         finally:
+            self.stats.camera_call(False)
             source.close()
             self.stats.set_source_state("ended")
             self.frames.close()
