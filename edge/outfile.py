@@ -16,6 +16,11 @@ def require_writable(path: Path, setting: str, fix: str) -> Path:
     """
     if path.is_dir():
         raise ConfigError(f"{setting}: {path} is a folder; give {fix}")
+    if path.exists() and not path.is_file():
+        # a FIFO or a device: opening it to try would block for a reader, or be seen by one
+        if not os.access(path, os.W_OK):
+            raise ConfigError(f"{setting}: {path} cannot be written (permission denied)")
+        return path
     existed = path.exists()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

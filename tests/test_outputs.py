@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -171,3 +172,29 @@ def test_summary_json_into_a_new_folder_is_written(tmp_path: Path):
     proc = run_cli(*UNPACED, "--output", str(tmp_path / "r.jsonl"), "--summary-json", str(target))
     assert proc.returncode == 0, proc.stderr
     assert json.loads(target.read_text())["frames_processed"] == DEMO_FRAMES
+
+
+def test_results_into_a_named_pipe_reach_its_reader(tmp_path: Path):
+    # the path check must not open a FIFO (that would block, or end the reader's input)
+    fifo = tmp_path / "results.fifo"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen(
+        [*EMOTION_EDGE, *UNPACED, "--output", str(fifo)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    lines: list[str] = []
+
+    def read_all() -> None:
+        with open(fifo, encoding="utf-8") as reader:  # blocks until the program opens it
+            lines.extend(reader.read().splitlines())
+
+    reader = threading.Thread(target=read_all, daemon=True)
+    reader.start()
+    stderr = finish_program(proc, 60)
+    reader.join(10)
+    assert not reader.is_alive(), stderr
+    assert proc.returncode == 0, stderr
+    assert len(lines) == DEMO_FRAMES and json.loads(lines[-1])["frame"] == DEMO_FRAMES - 1
