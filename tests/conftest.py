@@ -131,3 +131,20 @@ def run_cli(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedP
         env=env,
         **kwargs,
     )
+
+
+@pytest.fixture()
+def without_picamera2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """picamera2 cannot be imported, here and in child processes, even on a Raspberry Pi.
+
+    So a test of the "picamera2 missing" path means the same on a PC and on a Pi, where the
+    real library imports (from the system site-packages the Pi's venv includes).
+    """
+    monkeypatch.setitem(sys.modules, "picamera2", None)  # `import picamera2` raises ImportError
+    hidden = tmp_path / "hide_picamera2"
+    (hidden / "picamera2").mkdir(parents=True)
+    (hidden / "picamera2" / "__init__.py").write_text(
+        'raise ImportError("picamera2 is hidden by the tests")\n'
+    )
+    paths = [str(hidden), *filter(None, [os.environ.get("PYTHONPATH")])]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))

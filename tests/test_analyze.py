@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -13,7 +14,7 @@ from edge.config import DetectorConfig, FacesConfig, SmoothingConfig
 from edge.detect import BlazeFaceDetector
 from edge.payload import result_to_dict
 from edge.types import Detection, Frame
-from tests.conftest import DEFAULT_MODEL, RESULT_KEYS
+from tests.conftest import ASTRONAUT_FACE_XYWH, DEFAULT_MODEL, RESULT_KEYS
 
 SMALL = Detection((0, 0, 10, 10), 0.9)
 BIG = Detection((50, 0, 40, 40), 0.8)
@@ -101,9 +102,17 @@ def test_no_face_and_two_faces(make_analyzer, no_face_bgr, two_faces_bgr):
 @pytest.mark.parametrize(("policy", "classified"), [("largest", 1), ("all", 2)])
 def test_two_faces_with_other_policies(make_analyzer, two_faces_bgr, policy, classified):
     result = make_analyzer(policy).analyze(frame(two_faces_bgr))
-    assert result.status == "ok"
+    assert result.status == "ok" and result.detected_faces == 2
     assert len(result.faces) == classified
-    assert all(face.label in face.scores for face in result.faces)
+    # the fixture pastes the happy astronaut at x 0..320 and, mirrored, at x 320..640
+    squares = sorted(int(x + w / 2) // 320 for x, _, w, _ in (f.box_xywh for f in result.faces))
+    if policy == "all":
+        assert squares == [0, 1]  # one face from each square, not one face twice
+    for face in result.faces:
+        x, y, w, h = face.box_xywh
+        left = 320 * (int(x + w / 2) // 320)
+        assert left <= x and x + w <= left + 320 and y >= 80 and y + h <= 400, face.box_xywh
+        assert face.label == "happy" == max(face.scores, key=face.scores.get)
 
 
 def test_payload_schema(make_analyzer, astronaut_bgr, no_face_bgr):
@@ -112,8 +121,9 @@ def test_payload_schema(make_analyzer, astronaut_bgr, no_face_bgr):
     assert set(ok) == RESULT_KEYS
     assert ok["frame"] == 7 and ok["status"] == "ok" and ok["emotion"] == "happy"
     assert ok["time"].endswith("Z") and "T" in ok["time"]
-    assert ok["faces"][0]["box_xywh"] == list(ok["faces"][0]["box_xywh"])
-    assert len(ok["faces"][0]["box_xywh"]) == 4
+    box = json.loads(json.dumps(ok))["faces"][0]["box_xywh"]  # as a JSON reader gets it
+    assert isinstance(box, list) and all(type(v) is int for v in box), box
+    assert np.abs(np.array(box) - ASTRONAUT_FACE_XYWH).max() <= 8, box
     assert set(ok["timings_ms"]) == {"detect", "preprocess", "inference", "total"}
     empty = result_to_dict(analyzer.analyze(frame(no_face_bgr, 8)))
     assert (empty["status"], empty["emotion"], empty["confidence"], empty["faces"]) == (

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
+from edge import images
 from edge.capture import (
     Backoff,
     EndOfStream,
@@ -17,6 +19,7 @@ from edge.capture import (
 from edge.config import SourceConfig
 from edge.errors import DependencyError, SourceError
 from edge.images import ImageSource
+from edge.types import Frame
 from tests.conftest import write_video
 
 
@@ -130,6 +133,24 @@ def test_empty_image_folder_is_an_error(tmp_path: Path):
         source.open()
 
 
+def test_a_one_channel_frame_is_widened_to_bgr(tmp_path: Path, monkeypatch, astronaut_bgr):
+    """A decoder that keeps a greyscale file's single channel: the source hands on BGR."""
+    gray = cv2.cvtColor(astronaut_bgr, cv2.COLOR_BGR2GRAY)
+    path = tmp_path / "gray.png"
+    cv2.imwrite(str(path), gray)
+    monkeypatch.setattr(
+        images, "read_image", lambda name: (cv2.imread(name, cv2.IMREAD_UNCHANGED), "")
+    )
+    source = ImageSource(str(path))
+    source.open()
+    frame = source.read()
+    assert frame.shape == (*gray.shape, 3) and frame.dtype == np.uint8
+    for channel in range(3):  # grey in B, G and R alike
+        assert np.array_equal(frame[:, :, channel], gray)
+    Frame(0, frame, 0.0, 0.0)  # which the pipeline accepts (it refuses 2-D images)
+
+
+@pytest.mark.usefixtures("without_picamera2")  # the real one imports on a Raspberry Pi
 def test_picamera2_missing_names_the_fix():
     with pytest.raises(DependencyError, match=r"picamera2 is not importable: on Raspberry Pi OS"):
         make_source(SourceConfig(kind="picamera2"))

@@ -12,7 +12,14 @@ from pathlib import Path
 import cv2
 import pytest
 
-from tests.conftest import DEFAULT_MODEL, EMOTION_EDGE, ROOT, run_cli, write_video
+from tests.conftest import (
+    ASTRONAUT_FACE_XYWH,
+    DEFAULT_MODEL,
+    EMOTION_EDGE,
+    ROOT,
+    run_cli,
+    write_video,
+)
 
 
 def json_lines(stdout: str) -> list[dict]:
@@ -142,9 +149,13 @@ def test_frame_that_is_not_colour_is_handled(tmp_path: Path, astronaut_bgr):
     gray = cv2.cvtColor(astronaut_bgr, cv2.COLOR_BGR2GRAY)
     path = tmp_path / "gray.png"
     cv2.imwrite(str(path), gray)
+    assert cv2.imread(str(path), cv2.IMREAD_UNCHANGED).shape == gray.shape  # one channel
     proc = run_cli("run", "--source", str(path))
     assert proc.returncode == 0, proc.stderr
-    assert json_lines(proc.stdout)[0]["status"] == "ok"
+    (line,) = json_lines(proc.stdout)
+    assert (line["status"], line["faces_detected"], line["file"]) == ("ok", 1, str(path))
+    box = line["faces"][0]["box_xywh"]  # the face is found where it is in the colour photo
+    assert max(abs(a - b) for a, b in zip(box, ASTRONAUT_FACE_XYWH, strict=True)) <= 8, box
 
 
 # A mistake in a flag names the flag (not the install's config.yaml), in one line, quickly.

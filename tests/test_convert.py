@@ -16,7 +16,6 @@ import tensorflow as tf
 from convert.common import ConvertError
 from convert.int8 import check_classifier
 from edge.classify import TFLiteClassifier
-from edge.preprocess import normalize, to_model_pixels
 from tests.conftest import DEFAULT_MODEL, ROOT
 
 CLASSES = ["angry", "happy", "sad"]
@@ -98,17 +97,43 @@ def test_build_int8_with_report_matches_a_computation_here(
     report = json.loads(out.with_suffix(".report.json").read_text())
     quality = report["quality"]
 
+    sidecar = json.loads(out.with_suffix(".json").read_text())
+    assert sidecar["color_mode"] == "rgb" and sidecar["normalization"] == {
+        "scale": 1 / 255,
+        "offset": 0.0,
+    }
     classifier = TFLiteClassifier(out)  # the device runtime reads what build wrote
     assert classifier.labels == CLASSES and classifier.meta.input_size_hw == (32, 32)
     model = tf.keras.models.load_model(str(trained), compile=False)
-    float_top, int8_top, truth = [], [], []
+    interpreter = tf.lite.Interpreter(model_path=str(out))
+    interpreter.allocate_tensors()
+    (tensor_in,), (tensor_out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    q_scale, q_zero = tensor_in["quantization"]
+    out_scale, out_zero = tensor_out["quantization"]
+    q_info = np.iinfo(tensor_in["dtype"])
+    float_top, int8_top, device_top, truth = [], [], [], []
     for index, label in enumerate(CLASSES):
         for path in sorted((dataset / "test" / label).glob("*.png")):
             image = cv2.imread(str(path))
-            x = normalize(to_model_pixels(image, classifier.meta), classifier.meta)
+            # the sidecar's input, computed here: RGB, 48 -> 32 px by area, pixel / 255
+            rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+            x = cv2.resize(rgb, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
             float_top.append(int(np.argmax(model.predict(x[np.newaxis], verbose=0)[0])))
-            int8_top.append(int(np.argmax(classifier.classify(image).probabilities)))
+            q = np.clip(np.round(x / q_scale) + q_zero, q_info.min, q_info.max)
+            interpreter.set_tensor(tensor_in["index"], q.astype(tensor_in["dtype"])[np.newaxis])
+            interpreter.invoke()
+            raw = interpreter.get_tensor(tensor_out["index"])[0].astype(np.float32)
+            scores = (raw - out_zero) * out_scale if out_scale else raw
+            if sidecar["output"] == "logits":
+                scores = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
+            int8_top.append(int(np.argmax(scores)))
+            device = classifier.classify(image).probabilities  # the device's own preprocessing
+            device_in = classifier.interpreter.get_tensor(tensor_in["index"])[0]
+            assert np.array_equal(device_in, q.astype(tensor_in["dtype"])), path
+            assert np.allclose(device, scores, atol=1e-6), (path, device, scores)
+            device_top.append(int(np.argmax(device)))
             truth.append(index)
+    assert device_top == int8_top  # the device gets what the int8 model gives here
     agreement = float(np.mean(np.array(float_top) == np.array(int8_top)))
     assert quality["images"] == len(truth) == 18
     assert quality["top1_agreement"] == round(agreement, 4)

@@ -18,7 +18,7 @@ from edge.config_view import DisplayConfig
 from edge.detect import BlazeFaceDetector
 from edge.display import DisplayViewer, open_screen
 from edge.display.common import DisplayUnavailable
-from edge.display.framebuffer import FramebufferDisplay, fit
+from edge.display.framebuffer import FramebufferDisplay
 from edge.pipeline import Pipeline
 from edge.stats import PipelineStats
 from edge.types import Result
@@ -46,11 +46,16 @@ def decode(raw: bytes, width: int, height: int, bpp: int, stride: int) -> np.nda
 
 
 @pytest.mark.parametrize(
-    ("bpp", "width", "height", "stride"),
-    [(32, 800, 480, 3200), (16, 800, 480, 1600), (16, 720, 400, 1536), (32, 1920, 1080, 7680)],
+    ("bpp", "width", "height", "stride", "picture_xywh", "interpolation"),
+    [  # where a 640x480 (4:3) frame lands, worked out by hand, and how it must be scaled
+        (32, 800, 480, 3200, (80, 0, 640, 480), None),  # same height: not scaled
+        (16, 800, 480, 1600, (80, 0, 640, 480), None),
+        (16, 720, 400, 1536, (93, 0, 533, 400), cv2.INTER_AREA),  # shrunk by 5/6
+        (32, 1920, 1080, 7680, (240, 0, 1440, 1080), cv2.INTER_LINEAR),  # grown by 9/4
+    ],
 )
 def test_framebuffer_writes_the_scaled_frame_in_its_format(
-    tmp_path, astronaut_bgr, bpp, width, height, stride
+    tmp_path, astronaut_bgr, bpp, width, height, stride, picture_xywh, interpolation
 ):
     device = fake_framebuffer(tmp_path, width, height, bpp, stride)
     screen = FramebufferDisplay(device, device.parent / "sys" / "fb7")
@@ -58,10 +63,14 @@ def test_framebuffer_writes_the_scaled_frame_in_its_format(
     screen.show_image(frame)
     screen.close()
     shown = decode(device.read_bytes(), width, height, bpp, stride)
-    expected = fit(frame, width, height)
+    x, y, w, h = picture_xywh
+    picture = (
+        frame if interpolation is None else cv2.resize(frame, (w, h), None, 0, 0, interpolation)
+    )
     tolerance = 0 if bpp == 32 else 9  # RGB565 keeps 5-6 bits per channel
-    assert np.abs(shown.astype(int) - expected.astype(int)).max() <= tolerance
-    assert expected[height // 2, 2].max() == 0  # letterboxed: black border at the side
+    inside = shown[y : y + h, x : x + w].astype(int)
+    assert np.abs(inside - picture.astype(int)).max() <= tolerance
+    assert not shown[:, :x].any() and not shown[:, x + w :].any()  # letterboxed on black
     assert screen.frames_shown == 1
 
 
@@ -154,8 +163,13 @@ def test_rgba_overlay_is_transparent_except_the_drawing():
 def test_drm_preview_with_a_stand_in_camera_library(monkeypatch, request, astronaut_bgr):
     """The Pi camera library is faked (the camera is hardware we do not have here)."""
     monkeypatch.syspath_prepend(str(Path(__file__).parent / "fake_picamera2"))
-    request.addfinalizer(lambda: sys.modules.pop("picamera2", None))  # gone after this test
+    # on a Raspberry Pi the real picamera2 may be imported already: the stand-in replaces it
+    # for this test, and whatever was there before is put back afterwards
+    monkeypatch.delitem(sys.modules, "picamera2", raising=False)
+    request.addfinalizer(lambda: sys.modules.pop("picamera2", None))
     import picamera2
+
+    assert Path(picamera2.__file__).parent.parent.name == "fake_picamera2"
 
     from edge.display.drm import DrmOverlay
 
@@ -190,7 +204,8 @@ def test_drm_preview_with_a_stand_in_camera_library(monkeypatch, request, astron
     assert names[-2:] == ["stop", "close"]
 
 
-def test_drm_needs_the_pi_camera(tmp_path):
+@pytest.mark.usefixtures("without_picamera2")  # the real one imports on a Raspberry Pi
+def test_drm_needs_the_pi_camera():
     proc = run_cli(
         "run", "--source", "edge/assets/demo.mp4", "--display", "drm", "--max-frames", "1"
     )

@@ -19,6 +19,7 @@ from edge.pipeline import FrameSlot, Pipeline
 from edge.stats import PipelineStats
 from edge.types import Frame, Result
 from tests.conftest import DEFAULT_MODEL, write_video
+from tests.mqtt_broker import wait_until
 
 
 class ListSink:
@@ -163,13 +164,16 @@ def test_stop_event_ends_a_looping_source_quickly(tmp_path: Path, clip_frames, a
     pipeline = Pipeline(make_source(cfg), analyzer, [sink], cfg, stop, PipelineStats())
     runner = threading.Thread(target=pipeline.run)
     runner.start()
-    time.sleep(1.5)
-    stopped_at = time.monotonic()
-    stop.set()
-    runner.join(5)
+    try:  # the clip has 14 frames: a result after those means it looped past the end
+        assert wait_until(lambda: len(sink.results) > len(clip_frames) + 2, 20), len(sink.results)
+        assert runner.is_alive()  # still going: only the stop below may end it
+    finally:
+        stopped_at = time.monotonic()
+        stop.set()
+        runner.join(5)
     assert not runner.is_alive()
     assert time.monotonic() - stopped_at < 2.0
-    assert len(sink.results) > 14  # it looped past the end of the clip
+    assert pipeline.failure is None
 
 
 def test_max_frames(tmp_path: Path, clip_frames, analyzer):
