@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from edge.classify import Classifier
-from edge.config import FacesConfig, ReuseConfig, SmoothingConfig
+from edge.config import FACE_POLICIES, FacePolicy, FacesConfig, ReuseConfig, SmoothingConfig
 from edge.detect import FaceDetector
 from edge.preprocess import crop_with_margin
 from edge.track import FaceTracks, thumbnail
@@ -20,9 +20,11 @@ from edge.types import Detection, FaceResult, Frame, Result, Status, Timings
 
 
 def apply_face_policy(
-    detections: Sequence[Detection], policy: str
+    detections: Sequence[Detection], policy: FacePolicy
 ) -> tuple[Status, list[Detection]]:
     """Which faces to classify, and the frame's status, as the original design does."""
+    if policy not in FACE_POLICIES:  # a closed choice: never read an unknown one as a default
+        raise ValueError(f"unknown face policy {policy!r} (one of {', '.join(FACE_POLICIES)})")
     if not detections:
         return "no_face", []
     if len(detections) == 1:

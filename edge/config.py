@@ -32,6 +32,10 @@ DEFAULT_CONFIG = APP_ROOT / "config.yaml"
 DEMO_SAMPLE = Path(__file__).resolve().parent / "assets" / "demo.mp4"
 
 
+FacePolicy = Literal["multiple_faces", "largest", "all"]
+FACE_POLICIES: tuple[FacePolicy, ...] = ("multiple_faces", "largest", "all")
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
@@ -113,7 +117,7 @@ class DetectorConfig(_Section):
 
 
 class FacesConfig(_Section):
-    policy: Literal["multiple_faces", "largest", "all"] = Field(
+    policy: FacePolicy = Field(
         default="multiple_faces",
         description="several faces: report multiple_faces and classify none, classify the "
         "largest, or classify all",

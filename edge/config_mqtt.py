@@ -30,6 +30,10 @@ MQTT_MAX_BYTES = 65535
 MAX_PREFIX_BYTES = 65000  # leaves room for the topic levels added after a prefix
 
 
+PublishMode = Literal["every", "rate", "change"]
+PUBLISH_MODES: tuple[PublishMode, ...] = ("every", "rate", "change")
+
+
 def _mqtt_string_problem(value: str, limit: int) -> str | None:
     try:
         size = len(value.encode("utf-8"))
@@ -165,7 +169,7 @@ class MqttConfig(_Section):
         default=False, description="accept `password` written in this file"
     )
     tls: MqttTlsConfig = Field(default_factory=MqttTlsConfig, description="TLS settings")
-    publish: Literal["every", "rate", "change"] = Field(
+    publish: PublishMode = Field(
         default="rate",
         description="which results go to …/emotion: every one, at most max_rate_hz, or only "
         "when the smoothed emotion or the status changes",

@@ -36,6 +36,11 @@ def test_face_policy(detections, policy, status, chosen):
     assert apply_face_policy(detections, policy) == (status, chosen)
 
 
+def test_an_unknown_face_policy_is_refused_not_read_as_the_default():
+    with pytest.raises(ValueError, match=r"unknown face policy 'biggest' \(one of multiple_faces"):
+        apply_face_policy([SMALL, BIG], "biggest")  # type: ignore[arg-type]
+
+
 def test_smoother_averages_and_forgets_after_a_gap():
     smoother = EmotionSmoother(["a", "b"], SmoothingConfig(alpha=0.5, reset_after_s=1.0))
     assert smoother.update(np.array([1.0, 0.0]), 0.0)[0] == "a"

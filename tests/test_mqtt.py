@@ -545,6 +545,11 @@ def test_publish_policy(mode, times, labels, expected):
     assert got == expected
 
 
+def test_an_unknown_publish_mode_is_refused_not_read_as_change():
+    with pytest.raises(ValueError, match=r"unknown publish mode 'sometimes' \(one of every"):
+        PublishPolicy("sometimes", max_rate_hz=2.0)  # type: ignore[arg-type]
+
+
 def test_cpu_temperature_reads_millidegrees(tmp_path: Path):
     zone = tmp_path / "temp"
     zone.write_text("48312\n")

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edge.config_mqtt import PUBLISH_MODES, PublishMode
 from edge.payload import iso_utc
 from edge.stats import StatsSnapshot
 from edge.types import Result
@@ -16,7 +17,9 @@ THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
 class PublishPolicy:
     """every: all results; rate: at most `max_rate_hz`; change: status or smoothed emotion."""
 
-    def __init__(self, mode: str, max_rate_hz: float) -> None:
+    def __init__(self, mode: PublishMode, max_rate_hz: float) -> None:
+        if mode not in PUBLISH_MODES:  # a closed choice: never read an unknown one as "change"
+            raise ValueError(f"unknown publish mode {mode!r} (one of {', '.join(PUBLISH_MODES)})")
         self.mode = mode
         self.period_s = 1.0 / max_rate_hz
         self._last_s = float("-inf")
