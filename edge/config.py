@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -33,7 +33,7 @@ DEMO_SAMPLE = Path(__file__).resolve().parent / "assets" / "demo.mp4"
 
 
 FacePolicy = Literal["multiple_faces", "largest", "all"]
-FACE_POLICIES: tuple[FacePolicy, ...] = ("multiple_faces", "largest", "all")
+FACE_POLICIES: tuple[FacePolicy, ...] = get_args(FacePolicy)
 
 
 class _Section(BaseModel):

@@ -7,7 +7,7 @@ import re
 import socket
 import ssl
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -31,7 +31,7 @@ MAX_PREFIX_BYTES = 65000  # leaves room for the topic levels added after a prefi
 
 
 PublishMode = Literal["every", "rate", "change"]
-PUBLISH_MODES: tuple[PublishMode, ...] = ("every", "rate", "change")
+PUBLISH_MODES: tuple[PublishMode, ...] = get_args(PublishMode)
 
 
 def _mqtt_string_problem(value: str, limit: int) -> str | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.display.common import DisplayUnavailable
+from edge.display.common import DisplayUnavailable, fit
 
 
 @dataclass(frozen=True)
@@ -37,20 +37,6 @@ def read_geometry(sysfs_dir: Path) -> FbGeometry:
     if bpp not in (16, 32):
         raise DisplayUnavailable(f"{sysfs_dir}: {bpp} bits per pixel is not supported (16 or 32)")
     return FbGeometry(width, height, bpp, stride)
-
-
-def fit(image_bgr: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Scale into width x height keeping the aspect ratio, centred on black."""
-    h, w = image_bgr.shape[:2]
-    scale = min(width / w, height / h)
-    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    canvas = np.zeros((height, width, 3), np.uint8)
-    x0, y0 = (width - new_w) // 2, (height - new_h) // 2
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    canvas[y0 : y0 + new_h, x0 : x0 + new_w] = cv2.resize(
-        image_bgr, (new_w, new_h), interpolation=interpolation
-    )
-    return canvas
 
 
 def to_pixels(image_bgr: np.ndarray, geometry: FbGeometry) -> bytes:

@@ -14,10 +14,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import cv2
 import numpy as np
 
-from edge.display.common import DisplayUnavailable
+from edge.display.common import DisplayUnavailable, fit
 
 TITLE = "emotion-edge"
 
@@ -31,16 +30,6 @@ def _tkinter() -> Any:
             "display.backend: framebuffer or the web view"
         ) from None
     return tkinter
-
-
-def fit(image_bgr: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
-    """The image scaled to fit inside size_wh, aspect ratio kept (no borders added)."""
-    height, width = image_bgr.shape[:2]
-    scale = min(size_wh[0] / width, size_wh[1] / height)
-    target = (max(1, round(width * scale)), max(1, round(height * scale)))
-    if target == (width, height):
-        return image_bgr
-    return cv2.resize(image_bgr, target, interpolation=cv2.INTER_AREA)
 
 
 def ppm_bytes(image_bgr: np.ndarray) -> bytes:
@@ -92,7 +81,7 @@ class WindowDisplay:
         if self._root is None:
             self._open((image_bgr.shape[1], image_bgr.shape[0]))
         area = (self._label.winfo_width(), self._label.winfo_height())
-        shown = fit(image_bgr, area) if min(area) > 1 else image_bgr
+        shown = fit(image_bgr, *area) if min(area) > 1 else image_bgr
         photo = self._tk.PhotoImage(master=self._root, data=ppm_bytes(shown), format="PPM")
         self._label.configure(image=photo)
         self._label.image = photo  # Tk shows an image only while Python holds a reference
