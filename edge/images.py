@@ -72,7 +72,7 @@ class ImageSource:
 
 
 def read_image(path: str) -> tuple[np.ndarray | None, str]:
-    """The decoded image, or None and why it cannot be used."""
+    """The decoded image, or None and why it cannot be used. The file is read once."""
     try:
         info = os.stat(path)
     except OSError as exc:
@@ -81,12 +81,14 @@ def read_image(path: str) -> tuple[np.ndarray | None, str]:
         return None, "not a regular file"
     if info.st_size == 0:
         return None, "empty file"
-    if not os.access(path, os.R_OK):
-        return None, "cannot be read (permission denied)"
-    if Path(path).suffix.lower() in (".jpg", ".jpeg") and not jpeg_is_complete(path):
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror})"
+    if Path(path).suffix.lower() in (".jpg", ".jpeg") and not jpeg_is_complete(data):
         return None, "truncated JPEG (no end marker)"
     try:
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     except cv2.error as exc:  # OpenCV asserts on an image over its pixel limit
         if "MAX_IMAGE_PIXELS" in str(exc):
             limit = int(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", MAX_IMAGE_PIXELS))
@@ -102,17 +104,13 @@ def read_image(path: str) -> tuple[np.ndarray | None, str]:
 _NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7]")
 
 
-def jpeg_is_complete(path: str) -> bool:
+def jpeg_is_complete(data: bytes) -> bool:
     """Whether the JPEG's segments run on to its end-of-image marker (FF D9).
 
     A truncated file decodes without an error (libjpeg fills the missing rows grey and
     only prints a warning), so the structure is walked here. Data after the end marker
     (a phone's motion photo) is fine; a file that is not JPEG is left to the decoder.
     """
-    try:
-        data = Path(path).read_bytes()
-    except OSError:
-        return False
     if not data.startswith(b"\xff\xd8"):
         return True
     pos = 2
