@@ -29,7 +29,7 @@ from edge.config_view import WebConfig
 from edge.stats import PipelineStats
 from edge.types import Frame
 from edge.web import ServerLimits, WebView
-from tests.conftest import EMOTION_EDGE, ROOT, start_program, stop_program, write_video
+from tests.conftest import EMOTION_EDGE, ROOT, run_cli, start_program, stop_program, write_video
 from tests.mqtt_broker import free_port, wait_until
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -191,24 +191,12 @@ def test_port_in_use_and_short_token_are_one_line_errors(tmp_path, photo_files):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        proc = subprocess.run(
-            [*EMOTION_EDGE, "run", "--source", str(photo_files["one"]), "--web", str(port)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        proc = run_cli("run", "--source", str(photo_files["one"]), "--web", str(port))
     assert proc.returncode == 2
     assert f"web.port: {port} is in use" in proc.stderr and "Traceback" not in proc.stderr
     config = tmp_path / "c.yaml"
     config.write_text("web:\n  token: short\n")
-    proc = subprocess.run(
-        [*EMOTION_EDGE, "check-config", str(config)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_cli("check-config", str(config), timeout=60)
     assert (
         proc.returncode == 2
         and "web.token: String should have at least 8 characters" in proc.stderr
@@ -477,16 +465,14 @@ def test_listening_on_all_interfaces_without_a_token_warns_and_bad_hosts_are_ref
     def run(web: str) -> str:
         config = tmp_path / "c.yaml"
         config.write_text(f"web:\n  enabled: true\n  port: {free_port()}\n{web}")
-        proc = subprocess.run(
-            [
-                *EMOTION_EDGE,
-                *("run", "--config", str(config), "--source", str(photo_files["one"])),
-                *("--output", "/dev/null"),
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
+        proc = run_cli(
+            "run",
+            "--config",
+            str(config),
+            "--source",
+            str(photo_files["one"]),
+            "--output",
+            "/dev/null",
         )
         assert proc.returncode == 0, proc.stderr
         return proc.stderr
@@ -498,13 +484,7 @@ def test_listening_on_all_interfaces_without_a_token_warns_and_bad_hosts_are_ref
 
     config = tmp_path / "bad.yaml"
     config.write_text('web:\n  host: "not a host"\n')
-    proc = subprocess.run(
-        [*EMOTION_EDGE, "check-config", str(config)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_cli("check-config", str(config), timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert "web.host: must be an IP address or a host name" in proc.stderr
     assert "(got 'not a host')" in proc.stderr and "Traceback" not in proc.stderr
