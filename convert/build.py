@@ -16,7 +16,7 @@ from convert.dataset import FaceCropper, LabelledImages, balanced_sample, load_i
 from convert.int8 import IoType, check_classifier, convert_float, convert_int8, write_model
 from convert.report import compare, write_report
 from edge.errors import first_line
-from edge.model_meta import ModelMeta
+from edge.model_meta import SCHEMA, ModelMeta
 from edge.preprocess import normalize, to_model_pixels
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def sidecar_for(
             f"{options.model}: color mode {color} does not fit {channels} input channel(s)"
         )
     return {
-        "schema": "emotion-edge.model/1",
+        "schema": SCHEMA,
         "name": options.name or options.out.stem.replace("_", "-"),
         "labels": options.labels,
         "input_size_hw": [height, width],

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from convert.common import ConvertError
-from edge.capture import IMAGE_SUFFIXES
+from edge.sources.uri import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 

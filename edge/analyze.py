@@ -16,7 +16,7 @@ from edge.config import FACE_POLICIES, FacePolicy, FacesConfig, ReuseConfig, Smo
 from edge.detect import FaceDetector
 from edge.preprocess import crop_with_margin
 from edge.track import FaceTracks, thumbnail
-from edge.types import Detection, FaceResult, Frame, Result, Status, Timings
+from edge.types import Detection, FaceResult, Frame, Result, Status, Timings, largest_face
 
 
 def apply_face_policy(
@@ -37,7 +37,7 @@ def apply_face_policy(
 
 
 def scores_by_label(labels: Sequence[str], values: np.ndarray) -> dict[str, float]:
-    return {label: round(float(v), 4) for label, v in zip(labels, values, strict=True)}
+    return {label: float(v) for label, v in zip(labels, values, strict=True)}
 
 
 class EmotionSmoother:
@@ -96,9 +96,8 @@ class FrameAnalyzer:
         found = [d for d in found if min(d.box_xywh[2], d.box_xywh[3]) >= min_px]
         status, chosen = apply_face_policy(found, self.faces_cfg.policy)
         faces: list[FaceResult] = []
+        probabilities_of: dict[int, np.ndarray] = {}  # by id of the FaceResult
         preprocess_ms = inference_ms = 0.0
-        primary_probs: np.ndarray | None = None  # the largest face drives the smoothed emotion
-        primary_area = -1
         now_s = frame.captured_at_s
         for det in chosen:
             crop_xyxy = crop_with_margin(det.box_xywh, self.faces_cfg.margin, frame.size_wh)
@@ -117,28 +116,29 @@ class FrameAnalyzer:
                 inference_ms += out.inference_ms
                 probabilities, thumb = out.probabilities, thumbnail(crop)
             self.tracks.update(track, det.box_xywh, crop_xyxy, thumb, probabilities, now_s)
-            if det.area_px > primary_area:
-                primary_probs, primary_area = probabilities, det.area_px
             best = int(np.argmax(probabilities))
             labels = self.classifier.labels
-            faces.append(
-                FaceResult(
-                    box_xywh=det.box_xywh,
-                    detection_score=round(det.score, 4),
-                    label=labels[best],
-                    confidence=round(float(probabilities[best]), 4),
-                    scores=scores_by_label(labels, probabilities),
-                    reused=reused,
-                )
+            face = FaceResult(
+                detection=det,
+                label=labels[best],
+                confidence=float(probabilities[best]),
+                scores=scores_by_label(labels, probabilities),
+                reused=reused,
             )
+            faces.append(face)
+            probabilities_of[id(face)] = probabilities
         self.tracks.forget_stale(now_s)
-        smoothed_label, smoothed = self.smoother.update(primary_probs, frame.captured_at_s)
+        primary = largest_face(faces)  # it drives the smoothed emotion, as the outputs say
+        smoothed_label, smoothed = self.smoother.update(
+            probabilities_of[id(primary)] if primary else None, frame.captured_at_s
+        )
         t_end = time.perf_counter()
         return Result(
             frame_index=frame.index,
             captured_at_s=frame.captured_at_s,
             wall_time_s=frame.wall_time_s,
             status=status,
+            detections=tuple(found),
             faces=tuple(faces),
             timings=Timings(
                 detect_ms=(t_detect - t0) * 1000.0,
@@ -147,8 +147,6 @@ class FrameAnalyzer:
                 total_ms=(t_end - t0) * 1000.0,
             ),
             latency_ms=(time.monotonic() - frame.captured_at_s) * 1000.0,
-            detected_faces=len(found),
-            detected_boxes=tuple(d.box_xywh for d in found),
             smoothed_label=smoothed_label,
             smoothed_scores=smoothed,
             model_name=self.classifier.name,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edge import __version__
-from edge.config import DEFAULT_CONFIG, DEMO_SAMPLE, Config, load_config, resolve_app_path
+from edge.config import DEFAULT_CONFIG, DEMO_SAMPLE, Config, load_config
 from edge.errors import ConfigError, EdgeError
 from edge.logs import setup_logging
 
@@ -144,7 +144,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
 def cmd_check_config(args: argparse.Namespace) -> int:
     path = _config_path(args.path)
     config = load_config(path)
-    model = resolve_app_path(config.classifier.model)
+    model = config.classifier.model_path
     if not model.is_file():
         raise ConfigError(f"{path}: classifier.model: {model} does not exist")
     if config.mqtt.enabled:
@@ -191,7 +191,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     source = args.source or DEMO_SAMPLE
     if not source.is_file():
         raise ConfigError(f"{source}: bench source not found (give --source VIDEO)")
-    models = args.models or [resolve_app_path(config.classifier.model)]
+    models = args.models or [config.classifier.model_path]
     try:
         models += cached_models(args.vgg19, models[0])
     except EdgeError as exc:  # no TensorFlow: measure what we have, say what is missing

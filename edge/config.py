@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -45,7 +46,8 @@ class SourceConfig(_Section):
         default="auto",
         description="auto picks from `uri`: a number or /dev/video* is a camera, a URL a stream, "
         "an image file, folder or glob is images, a string with '!' a GStreamer pipeline, "
-        "any other file a video",
+        "any other file a video; opencv gives `uri` to cv2.VideoCapture as written (image "
+        "sequences like frame_%04d.png); images and picamera2 force those",
     )
     uri: str = Field(
         default="0",
@@ -77,9 +79,12 @@ class SourceConfig(_Section):
     @field_validator("uri")
     @classmethod
     def _pipeline_splits(cls, uri: str, info: ValidationInfo) -> str:
-        from edge.gst import pipeline_problem  # edge.gst imports this module
+        from edge.sources.uri import pipeline_problem  # here: edge.sources loads OpenCV
 
-        problem = None if info.data.get("kind") == "picamera2" else pipeline_problem(uri)
+        # picamera2 ignores the uri; opencv hands it to cv2.VideoCapture as written
+        problem = (
+            None if info.data.get("kind") in ("picamera2", "opencv") else pipeline_problem(uri)
+        )
         if problem:
             raise ValueError(problem)
         return uri
@@ -175,6 +180,16 @@ class ClassifierConfig(_Section):
     threads: int | None = Field(
         default=None, ge=1, le=64, description="interpreter threads (default: number of cores)"
     )
+    _model_path: Path = PrivateAttr()
+
+    def model_post_init(self, context: Any, /) -> None:
+        # resolved once, against the working directory the config was loaded from
+        self._model_path = resolve_app_path(self.model)
+
+    @property
+    def model_path(self) -> Path:
+        """`model` as a path: as given if it exists there, else below the install folder."""
+        return self._model_path
 
 
 class SmoothingConfig(_Section):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -22,7 +22,8 @@ from pydantic import (
 
 from edge.errors import ModelError
 
-SCHEMA = "emotion-edge.model/1"
+SchemaTag = Literal["emotion-edge.model/1"]
+SCHEMA: SchemaTag = get_args(SchemaTag)[0]
 
 
 class Normalization(BaseModel):
@@ -39,7 +40,7 @@ class ModelMeta(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    schema_: Literal["emotion-edge.model/1"] = Field(alias="schema", description="sidecar format")
+    schema_: SchemaTag = Field(alias="schema", description="sidecar format")
     name: str = Field(min_length=1, description="short model name, published with results")
     labels: list[str] = Field(min_length=2, description="class names in output order")
     input_size_hw: tuple[int, int] = Field(description="model input height and width in pixels")

@@ -7,6 +7,8 @@ a face use it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import cv2
 import numpy as np
 
@@ -57,9 +59,10 @@ def draw_overlay(
     unit = max(1.0, height / 480)  # 1 at 480 lines, 2.25 at 1080
     scale, thick = 0.6 * unit, max(1, round(2 * unit))
     if result is not None:
-        classified = {face.box_xywh for face in result.faces}
-        for x, y, w, h in result.detected_boxes:
-            if (x, y, w, h) not in classified:  # found but not classified (face policy)
+        classified = [face.detection for face in result.faces]
+        for detection in result.detections:
+            if detection not in classified:  # found but not classified (face policy)
+                x, y, w, h = detection.box_xywh
                 cv2.rectangle(out, (x, y), (x + w, y + h), UNCLASSIFIED_COLOR, thick)
         for face in result.faces:
             x, y, w, h = face.box_xywh
@@ -91,7 +94,7 @@ def draw_overlay(
 
 
 def _score_bars(
-    image: np.ndarray, scores: dict[str, float], origin: tuple[int, int], unit: float
+    image: np.ndarray, scores: Mapping[str, float], origin: tuple[int, int], unit: float
 ) -> None:
     """One small bar per class beside the face; skipped where it would leave the frame."""
     x, y = origin

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from edge.types import Result
+from edge.types import FaceResult, Result
 
 SCHEMA_VERSION = 1
+SCORE_DECIMALS = 4  # 1/10000: finer than an int8 model's step (1/256), shorter lines
 
 
 def iso_utc(wall_time_s: float) -> str:
@@ -16,9 +18,24 @@ def iso_utc(wall_time_s: float) -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
+def _rounded(scores: Mapping[str, float]) -> dict[str, float]:
+    return {label: round(value, SCORE_DECIMALS) for label, value in scores.items()}
+
+
+def _face(face: FaceResult) -> dict[str, Any]:
+    return {
+        "box_xywh": list(face.box_xywh),
+        "detection_score": round(face.detection_score, SCORE_DECIMALS),
+        "emotion": face.label,
+        "confidence": round(face.confidence, SCORE_DECIMALS),
+        "scores": _rounded(face.scores),
+        "reused": face.reused,
+    }
+
+
 def result_to_dict(result: Result) -> dict[str, Any]:
     """Top-level emotion fields describe the largest classified face (null when none)."""
-    primary = max(result.faces, key=lambda f: f.box_xywh[2] * f.box_xywh[3], default=None)
+    primary = result.primary_face
     t = result.timings
     return {
         "schema": SCHEMA_VERSION,
@@ -26,22 +43,12 @@ def result_to_dict(result: Result) -> dict[str, Any]:
         "frame": result.frame_index,
         "status": result.status,
         "emotion": primary.label if primary else None,
-        "confidence": primary.confidence if primary else None,
-        "scores": dict(primary.scores) if primary else {},
+        "confidence": round(primary.confidence, SCORE_DECIMALS) if primary else None,
+        "scores": _rounded(primary.scores) if primary else {},
         "smoothed_emotion": result.smoothed_label,
-        "smoothed_scores": dict(result.smoothed_scores),
-        "faces_detected": result.detected_faces,
-        "faces": [
-            {
-                "box_xywh": list(face.box_xywh),
-                "detection_score": face.detection_score,
-                "emotion": face.label,
-                "confidence": face.confidence,
-                "scores": dict(face.scores),
-                "reused": face.reused,
-            }
-            for face in result.faces
-        ],
+        "smoothed_scores": _rounded(result.smoothed_scores),
+        "faces_detected": len(result.detections),
+        "faces": [_face(face) for face in result.faces],
         "latency_ms": round(result.latency_ms, 2),
         "timings_ms": {
             "detect": round(t.detect_ms, 2),

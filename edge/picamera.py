@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from edge.capture import SourceUnavailable
 from edge.config import SourceConfig
 from edge.errors import DependencyError, first_line
+from edge.sources.base import SourceUnavailable
+from edge.sources.uri import SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ class Picamera2Source:
     live = True
     plays_file = False
 
-    def __init__(self, cfg: SourceConfig) -> None:
+    def __init__(self, spec: SourceSpec, cfg: SourceConfig) -> None:
         try:
             from picamera2 import Picamera2, Preview
         except ImportError as exc:

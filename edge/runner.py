@@ -12,17 +12,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edge.analyze import FrameAnalyzer
-from edge.capture import Source, make_source
-from edge.classify import TFLiteClassifier
-from edge.config import Config, resolve_app_path
-from edge.detect import BlazeFaceDetector
+from edge.config import Config
 from edge.display import DisplayViewer, open_screen
+from edge.live import LiveState
 from edge.outfile import require_writable
 from edge.pipeline import Pipeline, Viewer
 from edge.service import ServiceNotifier
 from edge.sinks import Sink
 from edge.sinks.jsonl import JsonLinesSink
+from edge.sources import FeedPolicy, Source, make_source
+from edge.stages import open_stages
 from edge.stats import PipelineStats, peak_rss_mb, process_age_s
 
 log = logging.getLogger(__name__)
@@ -54,7 +53,7 @@ def build_sinks(
 def build_viewers(
     config: Config, stats: PipelineStats, stop: threading.Event, source: Source
 ) -> list[Viewer]:
-    """The display (if one can open) and the web view (if enabled)."""
+    """The display, if one is configured and can open."""
     viewers: list[Viewer] = []
     if config.display.backend == "drm":
         from edge.display.drm import DrmOverlay
@@ -64,10 +63,6 @@ def build_viewers(
         screen = open_screen(config.display, on_quit=stop.set)
         if screen is not None:
             viewers.append(DisplayViewer(screen, stats))
-    if config.web.enabled:
-        from edge.web import WebView
-
-        viewers.append(WebView(config.web, stats))
     return viewers
 
 
@@ -139,32 +134,38 @@ def run_pipeline(
     source = make_source(config.source)  # resolves the source first: a typo fails fast
     if summary_json is not None:
         require_writable(summary_json, "--summary-json", "a writable file")
-    model_path = resolve_app_path(config.classifier.model)
-    classifier = TFLiteClassifier(model_path, config.classifier.threads)
-    stats = PipelineStats()
     with contextlib.ExitStack() as closing:  # closes in reverse order of opening
-        detector = BlazeFaceDetector(config.detector)
-        closing.callback(detector.close)
+        stages = closing.enter_context(open_stages(config))
+        analyzer, classifier = stages.analyzer, stages.classifier
+        stats = PipelineStats(model_name=classifier.name)
+        live = LiveState()  # what the pipeline's threads and the web view share
         sinks = build_sinks(config, classifier.labels, classifier.name, stats, stop)
         for sink in sinks:
             closing.callback(sink.close)
         viewers = build_viewers(config, stats, stop, source)
         for viewer in viewers:
             closing.callback(viewer.close)
-        analyzer = FrameAnalyzer(detector, classifier, config.faces, config.smoothing, config.reuse)
+        outputs = [*sinks, *viewers]
+        if config.web.enabled:
+            from edge.web import WebView  # the HTTP server only when asked for
+
+            web = WebView(config.web, stats, live)
+            closing.callback(web.close)
+            outputs.append(web)
         notifier = ServiceNotifier(config.service.stall_after_s)  # a no-op outside systemd
         pipeline = Pipeline(
             source,
             analyzer,
             sinks,
-            config.source,
-            stop,
-            stats,
-            max_frames,
+            stop=stop,
+            policy=FeedPolicy.from_config(config.source),
+            stats=stats,
+            max_frames=max_frames,
             viewers=viewers,
-            supervisor=notifier,
+            supervisors=[notifier],
+            live=live,
         )
-        outputs = ", ".join(getattr(s, "description", type(s).__name__) for s in [*sinks, *viewers])
+        described = ", ".join(getattr(o, "description", type(o).__name__) for o in outputs)
         log.info(
             "running: %s -> %s (%s, %s threads), detector %s, outputs %s",
             source.description,
@@ -172,7 +173,7 @@ def run_pipeline(
             classifier.backend,
             classifier.threads,
             config.detector.model,
-            outputs or "none",
+            described or "none",
         )
         started = time.monotonic()
         pipeline.run(stats_interval_s=config.stats.interval_s)

@@ -12,14 +12,12 @@ from pathlib import Path
 
 import cv2
 
-from edge.analyze import FrameAnalyzer
-from edge.capture import EndOfStream, SourceUnavailable, make_source
-from edge.classify import TFLiteClassifier
-from edge.config import Config, resolve_app_path
-from edge.detect import BlazeFaceDetector
+from edge.config import Config
 from edge.errors import ConfigError, SourceError
 from edge.outfile import require_writable
 from edge.overlay import draw_overlay
+from edge.sources import EndOfStream, SourceUnavailable, make_source
+from edge.stages import open_stages
 from edge.types import Frame
 
 log = logging.getLogger(__name__)
@@ -33,12 +31,9 @@ def write_snapshot(config: Config, out: Path) -> str:
         raise ConfigError(f"{out}: give a .png or .jpg file name")
     require_writable(out, "snapshot", "a .png or .jpg file in a writable folder")
     source = make_source(config.source)
-    classifier = TFLiteClassifier(
-        resolve_app_path(config.classifier.model), config.classifier.threads
-    )
     with contextlib.ExitStack() as closing:
-        detector = BlazeFaceDetector(config.detector)
-        closing.callback(detector.close)
+        # no reuse and no smoothing history: one frame, classified
+        analyzer = closing.enter_context(open_stages(config, reuse=False)).analyzer
         try:
             source.open()
         except SourceUnavailable as exc:
@@ -52,7 +47,6 @@ def write_snapshot(config: Config, out: Path) -> str:
             if image is None:
                 raise SourceError(f"{source.description}: no frame to take ({exc})") from None
         assert image is not None
-        analyzer = FrameAnalyzer(detector, classifier, config.faces, config.smoothing)
         result = analyzer.analyze(Frame(0, image, time.monotonic(), time.time()))
     annotated = draw_overlay(image, result, inference_ms=result.timings.inference_ms or None)
     try:

@@ -7,6 +7,7 @@ import os
 import resource
 import threading
 import time
+from bisect import bisect_left
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
@@ -23,6 +24,12 @@ STAGE_ORDER = (
     "total",
     "latency",
 )  # fps is measured over the last few seconds
+# Upper bounds (seconds) of the stage-time histograms: 1-2-5 steps from 0.2 ms (BlazeFace on
+# a desktop CPU) to 2 s (a large classifier on a Pi Zero); anything slower lands in +Inf only.
+# Fixed bounds keep memory constant however long the device runs.
+TIMING_BUCKETS_S = (
+    0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -36,12 +43,44 @@ class StatsSnapshot:
     inference_ms_mean: float  # over the recent window
     source_state: str  # streaming | reconnecting | ended | starting
     statuses: dict[str, int] = field(default_factory=dict)
+    last_result_wall_s: float | None = None  # time.time() when the last result was counted
+    model_name: str = ""  # the classifier named by the latest result ("" before the first)
+
+
+@dataclass(frozen=True)
+class HistogramSnapshot:
+    """Observations so far: `cumulative[i]` counts those <= `bounds_s[i]`; one more for +Inf."""
+
+    bounds_s: tuple[float, ...]
+    cumulative: tuple[int, ...]
+    sum_s: float
+    count: int
+
+
+class _Histogram:
+    """Counts per fixed bucket; not locked itself: PipelineStats holds the lock around it."""
+
+    def __init__(self, bounds_s: tuple[float, ...]) -> None:
+        self.bounds_s = bounds_s
+        self.counts = [0] * (len(bounds_s) + 1)  # the last one is (largest bound, +Inf)
+        self.sum_s = 0.0
+        self.count = 0
+
+    def observe(self, value_s: float) -> None:
+        self.counts[bisect_left(self.bounds_s, value_s)] += 1  # a value equal to a bound is in it
+        self.sum_s += value_s
+        self.count += 1
+
+    def snapshot(self) -> HistogramSnapshot:
+        return HistogramSnapshot(
+            self.bounds_s, tuple(itertools.accumulate(self.counts)), self.sum_s, self.count
+        )
 
 
 class PipelineStats:
     """Written by the capture and processing threads, read by the supervisor and sinks."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, model_name: str = "") -> None:
         self._lock = threading.Lock()
         self.started_at_s = time.monotonic()
         self.frames_captured = 0
@@ -51,6 +90,8 @@ class PipelineStats:
         self.first_result_at_s: float | None = None
         self.last_capture_at_s: float | None = None
         self.last_result_at_s: float | None = None
+        self.last_result_wall_s: float | None = None
+        self.model_name = model_name  # known before the first result when the caller passes it
         self.streaming_since_s: float | None = None  # when frames (re)started coming
         self.camera_call_since_s: float | None = None  # inside source.open()/read() since
         self._statuses: Counter[str] = Counter()
@@ -58,6 +99,8 @@ class PipelineStats:
         self._stage_ms: dict[str, deque[float]] = {}
         self._captured_at: deque[float] = deque(maxlen=WINDOW)
         self._processed_at: deque[float] = deque(maxlen=WINDOW)
+        self._detection = _Histogram(TIMING_BUCKETS_S)  # every analysed frame
+        self._inference = _Histogram(TIMING_BUCKETS_S)  # frames where the classifier ran
 
     def captured(self, dropped_previous: bool) -> None:
         with self._lock:
@@ -79,10 +122,12 @@ class PipelineStats:
             self.source_state = state
 
     def processed(self, result: Result) -> None:
-        now = time.monotonic()
+        now, wall_now = time.monotonic(), time.time()
         with self._lock:
             self.frames_processed += 1
             self.last_result_at_s = now
+            self.last_result_wall_s = wall_now
+            self.model_name = result.model_name or self.model_name
             self._processed_at.append(now)
             if self.first_result_at_s is None:
                 self.first_result_at_s = now
@@ -95,8 +140,10 @@ class PipelineStats:
                 ("total", t.total_ms),
                 ("latency", result.latency_ms),
             ]
+            self._detection.observe(t.detect_ms / 1000.0)
             if t.inference_ms > 0:  # frames where the classifier ran, not reused or faceless
                 samples += [("preprocess", t.preprocess_ms), ("inference", t.inference_ms)]
+                self._inference.observe(t.inference_ms / 1000.0)
             for name, value in samples:
                 self._stage_ms.setdefault(name, deque(maxlen=WINDOW)).append(value)
 
@@ -114,7 +161,17 @@ class PipelineStats:
                 inference_ms_mean=float(np.mean(inference)) if inference else 0.0,
                 source_state=self.source_state,
                 statuses=dict(self._statuses),
+                last_result_wall_s=self.last_result_wall_s,
+                model_name=self.model_name,
             )
+
+    def timing_histograms(self) -> dict[str, HistogramSnapshot]:
+        """Stage times (s) since start: detection per frame, inference per classified frame."""
+        with self._lock:
+            return {
+                "detection": self._detection.snapshot(),
+                "inference": self._inference.snapshot(),
+            }
 
     def stage_percentiles(self) -> dict[str, tuple[float, float, float]]:
         """Per stage: (mean, p50, p95) in ms over the recent window."""
@@ -168,3 +225,15 @@ def peak_rss_mb() -> float:
     except (OSError, ValueError):
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """p50 and p95 of `values` (0 when empty) and how many there were, for reports."""
+    if not values:
+        return {"p50": 0.0, "p95": 0.0, "n": 0}
+    arr = np.asarray(values)
+    return {
+        "p50": round(float(np.percentile(arr, 50)), 3),
+        "p95": round(float(np.percentile(arr, 95)), 3),
+        "n": len(values),
+    }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal
 
 import numpy as np
@@ -54,14 +56,43 @@ class Detection:
 
 @dataclass(frozen=True)
 class FaceResult:
-    """A classified face: where it is and what the classifier said."""
+    """A classified face: the detection it came from and what the classifier said.
 
-    box_xywh: tuple[int, int, int, int]
-    detection_score: float
+    `scores` is read-only and holds every class; `label` is the top one and `confidence`
+    its score. Values are as the classifier gave them; outputs round them.
+    """
+
+    detection: Detection
     label: str
     confidence: float
-    scores: dict[str, float]
+    scores: Mapping[str, float]
     reused: bool = False  # scores carried over from an earlier frame (face unchanged)
+
+    def __post_init__(self) -> None:
+        scores = MappingProxyType(dict(self.scores))
+        object.__setattr__(self, "scores", scores)
+        if self.label not in scores:
+            raise ValueError(f"FaceResult label {self.label!r} is not among {list(scores)}")
+        if not all(-1e-6 <= v <= 1.0 + 1e-6 for v in scores.values()):
+            raise ValueError(f"FaceResult scores must lie in [0, 1], got {dict(scores)}")
+        if abs(self.confidence - scores[self.label]) > 1e-6:
+            raise ValueError(
+                f"FaceResult confidence {self.confidence} is not the score of {self.label!r} "
+                f"({scores[self.label]})"
+            )
+
+    @property
+    def box_xywh(self) -> tuple[int, int, int, int]:
+        return self.detection.box_xywh
+
+    @property
+    def detection_score(self) -> float:
+        return self.detection.score
+
+
+def largest_face(faces: Sequence[FaceResult]) -> FaceResult | None:
+    """The face the top-level emotion and the smoothing describe: the largest, first on ties."""
+    return max(faces, key=lambda face: face.detection.area_px, default=None)
 
 
 @dataclass(frozen=True)
@@ -82,14 +113,22 @@ class Result:
     captured_at_s: float
     wall_time_s: float
     status: Status
-    faces: tuple[FaceResult, ...]
+    detections: tuple[Detection, ...]  # every face found (min_size_px and up), before the policy
+    faces: tuple[FaceResult, ...]  # the ones the face policy had classified, of `detections`
     timings: Timings
     latency_ms: float  # capture to result ready
-    detected_faces: int  # faces the detector saw, before the face policy
-    detected_boxes: tuple[
-        tuple[int, int, int, int], ...
-    ] = ()  # every face found, classified or not
     smoothed_label: str | None = None
-    smoothed_scores: dict[str, float] = field(default_factory=dict)
+    smoothed_scores: Mapping[str, float] = field(default_factory=dict)
     model_name: str = ""
     source_file: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "smoothed_scores", MappingProxyType(dict(self.smoothed_scores)))
+        if self.status not in STATUSES:
+            raise ValueError(f"Result status {self.status!r} is not one of {STATUSES}")
+        if any(face.detection not in self.detections for face in self.faces):
+            raise ValueError("Result.faces must come from Result.detections")
+
+    @property
+    def primary_face(self) -> FaceResult | None:
+        return largest_face(self.faces)

@@ -1,8 +1,8 @@
 """A light live view over HTTP (standard library only): page, MJPEG stream, JSON, health, metrics.
 
-The pipeline hands every frame to `WebView.show()`, which only keeps a reference; a
-frame is drawn and JPEG-encoded in the streaming client's own thread, so nothing is
-encoded while nobody watches. Listens on 127.0.0.1 unless configured otherwise.
+It reads the run's LiveState (the newest frame and result) and nothing else; a frame is
+drawn and JPEG-encoded in the streaming client's own thread (the HTTP server's), so
+nothing is encoded while nobody watches. Listens on 127.0.0.1 unless configured otherwise.
 
 Clients may be broken or hostile: edge/web_server.py holds the server layer that bounds
 time, connections and log lines per client, checks the token early and keeps it out of the
@@ -27,10 +27,11 @@ import cv2
 
 from edge.config_view import WebConfig
 from edge.errors import ConfigError
+from edge.live import LiveState
+from edge.metrics import metrics_text
 from edge.overlay import draw_overlay
 from edge.payload import result_to_dict
 from edge.stats import PipelineStats
-from edge.types import Frame, Result
 from edge.web_server import (
     CONTROL_CHARS,
     DeadlineReader,
@@ -52,60 +53,21 @@ PAGE = (Path(__file__).resolve().parent / "assets" / "live.html").read_text(enco
 BOUNDARY = "emotionedgeframe"
 
 
-def metrics_text(stats: PipelineStats, latest: Result | None) -> str:
-    """Prometheus text exposition format, version 0.0.4."""
-    snap = stats.snapshot()
-    lines = []
-
-    def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
-        lines.append(f"# HELP emotion_edge_{name} {help_text}")
-        lines.append(f"# TYPE emotion_edge_{name} {kind}")
-        lines.extend(f"emotion_edge_{name}{labels} {value}" for labels, value in samples)
-
-    metric("capture_fps", "gauge", "Frames captured per second.", [("", snap.capture_fps)])
-    metric("processed_fps", "gauge", "Frames analysed per second.", [("", snap.processed_fps)])
-    metric("frames_captured_total", "counter", "Frames captured.", [("", snap.frames_captured)])
-    metric("frames_processed_total", "counter", "Frames analysed.", [("", snap.frames_processed)])
-    metric(
-        "frames_dropped_total",
-        "counter",
-        "Frames never analysed (a newer one came).",
-        [("", snap.frames_dropped)],
-    )
-    metric(
-        "inference_ms",
-        "gauge",
-        "Mean classifier time per face, recent frames.",
-        [("", snap.inference_ms_mean)],
-    )
-    metric(
-        "faces",
-        "gauge",
-        "Faces in the latest analysed frame.",
-        [("", latest.detected_faces if latest else 0)],
-    )
-    metric(
-        "emotion_total",
-        "counter",
-        "Classified faces per emotion.",
-        [(f'{{emotion="{label}"}}', n) for label, n in sorted(stats.emotion_counts().items())],
-    )
-    return "\n".join(lines) + "\n"
-
-
 class WebView:
-    """A pipeline viewer that serves what it is shown."""
+    """Serves the run's live state: page, stream, result JSON, health and metrics."""
 
     def __init__(
-        self, cfg: WebConfig, stats: PipelineStats, limits: ServerLimits | None = None
+        self,
+        cfg: WebConfig,
+        stats: PipelineStats,
+        live: LiveState,
+        limits: ServerLimits | None = None,
     ) -> None:
         self.cfg = cfg
         self.stats = stats
+        self.live = live
         self.limits = limits or ServerLimits()
-        self._cond = threading.Condition()
-        self._frame: Frame | None = None
-        self._result: Result | None = None
-        self._closing = False
+        self._closing = threading.Event()
         handler = type("Handler", (_Handler,), {"view": self})
         try:
             self.server = LimitedServer((cfg.host, cfg.port), handler, self.limits, cfg.token)
@@ -138,25 +100,6 @@ class WebView:
                 cfg.host,
             )
 
-    def show(self, frame: Frame, result: Result | None) -> None:
-        with self._cond:
-            self._frame, self._result = frame, result
-            self._cond.notify_all()
-
-    def latest(self) -> tuple[Frame | None, Result | None]:
-        with self._cond:
-            return self._frame, self._result
-
-    def wait_newer(self, seen_index: int, timeout_s: float) -> tuple[Frame | None, Result | None]:
-        with self._cond:
-            self._cond.wait_for(
-                lambda: (
-                    self._closing or (self._frame is not None and self._frame.index != seen_index)
-                ),
-                timeout_s,
-            )
-            return self._frame, self._result
-
     def healthy(self) -> tuple[bool, str]:
         last = self.stats.last_capture_at_s
         if last is None:
@@ -175,9 +118,7 @@ class WebView:
         return self.server.open_connections
 
     def close(self) -> None:
-        with self._cond:
-            self._closing = True
-            self._cond.notify_all()
+        self._closing.set()
         self.server.stopping.set()
         self.server.shutdown()
         self.server.server_close()
@@ -185,7 +126,7 @@ class WebView:
 
     @property
     def closing(self) -> bool:
-        return self._closing
+        return self._closing.is_set()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -307,7 +248,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/":
             self._send(200, PAGE.encode(), "text/html; charset=utf-8")
         elif path == "/api/result":
-            _, result = view.latest()
+            _, result = view.live.latest()
             body = result_to_dict(result) if result else {}
             self._send(200, json.dumps(body).encode(), "application/json")
         elif path == "/healthz":
@@ -318,7 +259,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "application/json",
             )
         elif path == "/metrics":
-            _, result = view.latest()
+            _, result = view.live.latest()
             self._send(
                 200,
                 metrics_text(view.stats, result).encode(),
@@ -337,17 +278,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.send_header("Connection", "close")
         self.end_headers()
-        period_s, seen = 1.0 / view.cfg.max_fps, -1
+        period_s, seen = 1.0 / view.cfg.max_fps, 0
         try:
             while not view.closing:
                 started = time.monotonic()
-                frame, result = view.wait_newer(seen, 1.0)
-                if frame is None or frame.index == seen:
+                frame, result, seen = view.live.newer_than(seen, 1.0)
+                if frame is None:
+                    if view.live.closed:  # the run is over: no frame will come
+                        break
                     continue
-                seen = frame.index
-                _, newest = view.latest()  # analysis may have finished this frame meanwhile
-                if newest is not None and newest.frame_index <= frame.index:
-                    result = newest
                 ok, jpeg = cv2.imencode(
                     ".jpg", draw_overlay(frame.image_bgr, result), [cv2.IMWRITE_JPEG_QUALITY, 80]
                 )

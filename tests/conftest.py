@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -131,6 +133,37 @@ def run_cli(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedP
         env=env,
         **kwargs,
     )
+
+
+@pytest.fixture()
+def analyzer_for():
+    """Opens analyzers on the real detector and default model, as the program does.
+
+    `analyzer_for(faces={"policy": "all"}, reuse={"enabled": True})`: sections of the
+    config; reuse is off unless asked for, so a test sees every frame classified.
+    """
+    from edge.config import Config
+    from edge.stages import open_stages
+
+    with contextlib.ExitStack() as opened:
+
+        def open_one(**sections: Any):
+            config = Config(
+                **{
+                    "classifier": {"model": str(DEFAULT_MODEL), "threads": 2},
+                    "reuse": {"enabled": False},
+                    **sections,
+                }
+            )
+            return opened.enter_context(open_stages(config)).analyzer
+
+        yield open_one
+
+
+@pytest.fixture()
+def analyzer(analyzer_for):
+    """One analyzer with the default config (reuse off), closed after the test."""
+    return analyzer_for()
 
 
 @pytest.fixture()

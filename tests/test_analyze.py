@@ -8,13 +8,11 @@ import time
 import numpy as np
 import pytest
 
-from edge.analyze import EmotionSmoother, FrameAnalyzer, apply_face_policy
-from edge.classify import TFLiteClassifier
-from edge.config import DetectorConfig, FacesConfig, SmoothingConfig
-from edge.detect import BlazeFaceDetector
+from edge.analyze import EmotionSmoother, apply_face_policy
+from edge.config import SmoothingConfig
 from edge.payload import result_to_dict
 from edge.types import Detection, Frame
-from tests.conftest import ASTRONAUT_FACE_XYWH, DEFAULT_MODEL, RESULT_KEYS
+from tests.conftest import ASTRONAUT_FACE_XYWH, RESULT_KEYS
 
 SMALL = Detection((0, 0, 10, 10), 0.9)
 BIG = Detection((50, 0, 40, 40), 0.8)
@@ -59,23 +57,9 @@ def test_one_spike_does_not_flip_the_smoothed_emotion():
     assert smoother.update(np.array([0.0, 1.0]), 1.1)[0] == "happy"
 
 
-@pytest.fixture(scope="module")
-def make_analyzer():
-    detectors = []
-
-    def make(policy: str = "multiple_faces") -> FrameAnalyzer:
-        detector = BlazeFaceDetector(DetectorConfig())
-        detectors.append(detector)
-        return FrameAnalyzer(
-            detector,
-            TFLiteClassifier(DEFAULT_MODEL, 2),
-            FacesConfig(policy=policy),
-            SmoothingConfig(),
-        )
-
-    yield make
-    for detector in detectors:
-        detector.close()
+@pytest.fixture()
+def make_analyzer(analyzer_for):
+    return lambda policy="multiple_faces": analyzer_for(faces={"policy": policy})
 
 
 def frame(image: np.ndarray, index: int = 0) -> Frame:
@@ -87,7 +71,7 @@ def frame(image: np.ndarray, index: int = 0) -> Frame:
 def test_one_face_is_ok_and_happy(make_analyzer, astronaut_bgr):
     result = make_analyzer().analyze(frame(astronaut_bgr))
     assert result.status == "ok"
-    assert len(result.faces) == 1 and result.detected_faces == 1
+    assert len(result.faces) == 1 and len(result.detections) == 1
     face = result.faces[0]
     assert face.label == "happy" and face.confidence == max(face.scores.values())
     assert result.smoothed_label == "happy"
@@ -98,16 +82,16 @@ def test_one_face_is_ok_and_happy(make_analyzer, astronaut_bgr):
 def test_no_face_and_two_faces(make_analyzer, no_face_bgr, two_faces_bgr):
     analyzer = make_analyzer()
     none = analyzer.analyze(frame(no_face_bgr, 1))
-    assert (none.status, none.faces, none.detected_faces) == ("no_face", (), 0)
+    assert (none.status, none.faces, len(none.detections)) == ("no_face", (), 0)
     two = analyzer.analyze(frame(two_faces_bgr, 2))
-    assert (two.status, two.faces, two.detected_faces) == ("multiple_faces", (), 2)
+    assert (two.status, two.faces, len(two.detections)) == ("multiple_faces", (), 2)
     assert two.timings.inference_ms == 0.0  # nothing classified
 
 
 @pytest.mark.parametrize(("policy", "classified"), [("largest", 1), ("all", 2)])
 def test_two_faces_with_other_policies(make_analyzer, two_faces_bgr, policy, classified):
     result = make_analyzer(policy).analyze(frame(two_faces_bgr))
-    assert result.status == "ok" and result.detected_faces == 2
+    assert result.status == "ok" and len(result.detections) == 2
     assert len(result.faces) == classified
     # the fixture pastes the happy astronaut at x 0..320 and, mirrored, at x 320..640
     squares = sorted(int(x + w / 2) // 320 for x, _, w, _ in (f.box_xywh for f in result.faces))

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from edge.analyze import FrameAnalyzer
-from edge.capture import make_source
 from edge.classify import TFLiteClassifier
 from edge.config import DetectorConfig, FacesConfig, SmoothingConfig, SourceConfig
 from edge.config_view import DisplayConfig
@@ -20,6 +19,7 @@ from edge.display import DisplayViewer, open_screen
 from edge.display.common import DisplayUnavailable
 from edge.display.framebuffer import FramebufferDisplay
 from edge.pipeline import Pipeline
+from edge.sources import make_source
 from edge.stats import PipelineStats
 from edge.types import Result
 from tests.conftest import DEFAULT_MODEL, run_cli, write_video
@@ -126,9 +126,8 @@ def test_display_keeps_the_camera_rate_while_the_model_is_slow(tmp_path, astrona
             make_source(cfg),
             analyzer,
             [SlowSink()],
-            cfg,
-            threading.Event(),
-            stats,
+            stop=threading.Event(),
+            stats=stats,
             viewers=[viewer],
         ).run()
     finally:
@@ -144,12 +143,12 @@ def test_rgba_overlay_is_transparent_except_the_drawing():
     import time
 
     from edge.overlay import EMOTION_COLORS, draw_overlay_rgba
-    from edge.types import FaceResult, Timings
+    from edge.types import Detection, FaceResult, Timings
 
     scores = {"happy": 0.9, "sad": 0.1}
-    face = FaceResult((100, 100, 120, 120), 0.9, "happy", 0.9, scores)
+    face = FaceResult(Detection((100, 100, 120, 120), 0.9), "happy", 0.9, scores)
     result = Result(
-        3, time.monotonic(), time.time(), "ok", (face,), Timings(), 1.0, 1, ((100, 100, 120, 120),)
+        3, time.monotonic(), time.time(), "ok", (face.detection,), (face,), Timings(), 1.0
     )
     rgba = draw_overlay_rgba((640, 480), result)
     assert rgba.shape == (480, 640, 4)
@@ -187,9 +186,7 @@ def test_drm_preview_with_a_stand_in_camera_library(monkeypatch, request, astron
             source,
             analyzer,
             [],
-            cfg,
-            threading.Event(),
-            PipelineStats(),
+            stop=threading.Event(),
             max_frames=10,
             viewers=[overlay],
         ).run()

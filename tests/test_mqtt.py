@@ -23,7 +23,7 @@ from edge.sinks.homeassistant import discovery_payload
 from edge.sinks.mqtt_policy import PublishPolicy, cpu_temperature_c
 from edge.sinks.mqtt_sink import MqttSink
 from edge.stats import PipelineStats
-from edge.types import FaceResult, Result, Timings
+from edge.types import Detection, FaceResult, Result, Timings
 from tests.conftest import RESULT_KEYS, start_program, stop_program, write_video
 from tests.mqtt_broker import Broker, Subscriber, make_test_ca, wait_until
 
@@ -59,29 +59,18 @@ def looping_clip(tmp_path: Path, astronaut_bgr) -> Path:
 
 
 def result(index: int, label: str | None = "happy") -> Result:
-    faces = (
-        ()
-        if label is None
-        else (
-            FaceResult(
-                (10, 10, 50, 50),
-                0.9,
-                label,
-                0.8,
-                {lab: 0.8 if lab == label else 0.0 for lab in LABELS},
-            ),
-        )
-    )
+    detections = () if label is None else (Detection((10, 10, 50, 50), 0.9),)
+    scores = {lab: 0.8 if lab == label else 0.0 for lab in LABELS}
+    faces = tuple(FaceResult(d, label, 0.8, scores) for d in detections if label)
     return Result(
         index,
         time.monotonic(),
         time.time(),
         "ok" if faces else "no_face",
+        detections,
         faces,
         Timings(1.0, 0.1, 0.5, 2.0),
         3.0,
-        len(faces),
-        detected_boxes=tuple(f.box_xywh for f in faces),
         smoothed_label=label,
     )
 

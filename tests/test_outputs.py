@@ -111,7 +111,7 @@ def test_writing_resumes_after_the_disk_has_room_again(tmp_path: Path, caplog):
 
 
 def _result(index: int) -> Result:
-    return Result(index, 0.0, 0.0, "no_face", (), Timings(), 1.0, 0)
+    return Result(index, 0.0, 0.0, "no_face", (), (), Timings(), 1.0)
 
 
 def test_a_reader_that_goes_away_ends_the_run_cleanly():

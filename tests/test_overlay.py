@@ -8,20 +8,24 @@ import numpy as np
 import pytest
 
 from edge.overlay import EMOTION_COLORS, UNCLASSIFIED_COLOR, draw_overlay
-from edge.types import FaceResult, Result, Timings
+from edge.types import Detection, FaceResult, Result, Timings
 
 LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 GREY = 100
 
 
 def face(box, label) -> FaceResult:
-    return FaceResult(box, 0.9, label, 0.8, {lab: 0.8 if lab == label else 0.03 for lab in LABELS})
+    scores = {lab: 0.8 if lab == label else 0.03 for lab in LABELS}
+    return FaceResult(Detection(box, 0.9), label, 0.8, scores)
 
 
 def result(status, faces=(), boxes=None) -> Result:
-    boxes = tuple(f.box_xywh for f in faces) if boxes is None else boxes
+    """`faces` classified; `boxes` every face found (default: just the classified ones)."""
+    detections = [f.detection for f in faces]
+    classified = {f.box_xywh for f in faces}
+    detections += [Detection(b, 0.9) for b in boxes or () if b not in classified]
     return Result(
-        1, time.monotonic(), time.time(), status, tuple(faces), Timings(), 1.0, len(boxes), boxes
+        1, time.monotonic(), time.time(), status, tuple(detections), tuple(faces), Timings(), 1.0
     )
 
 

@@ -10,15 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.analyze import FrameAnalyzer
-from edge.capture import make_source
-from edge.classify import TFLiteClassifier
-from edge.config import DetectorConfig, FacesConfig, SmoothingConfig, SourceConfig
-from edge.detect import BlazeFaceDetector
-from edge.pipeline import FrameSlot, Pipeline
-from edge.stats import PipelineStats
+from edge.config import SourceConfig
+from edge.pipeline import Pipeline
+from edge.sources import FeedPolicy, make_source
 from edge.types import Frame, Result
-from tests.conftest import DEFAULT_MODEL, write_video
+from tests.conftest import write_video
 from tests.mqtt_broker import wait_until
 
 
@@ -42,38 +38,6 @@ def _frame(i: int) -> Frame:
     return Frame(i, np.zeros((4, 4, 3), np.uint8), time.monotonic(), time.time())
 
 
-def test_slot_drops_and_counts_when_nobody_takes():
-    slot, stop = FrameSlot(), threading.Event()
-    assert slot.publish(_frame(0), wait_taken=False, stop=stop) is False
-    assert slot.publish(_frame(1), wait_taken=False, stop=stop) is True
-    taken = slot.take(0.1)
-    assert taken is not None and taken.index == 1  # the newest one
-    assert slot.take(0.05) is None  # nothing newer
-    frame, seq = slot.peek_newer(0, 0.05)
-    assert frame is not None and frame.index == 1 and seq == 2
-    slot.close()
-    assert slot.drained
-
-
-def test_lossless_slot_waits_until_taken_and_honours_stop():
-    slot, stop = FrameSlot(), threading.Event()
-    slot.publish(_frame(0), wait_taken=True, stop=stop)
-    done = threading.Event()
-
-    def second() -> None:
-        slot.publish(_frame(1), wait_taken=True, stop=stop)
-        done.set()
-
-    threading.Thread(target=second, daemon=True).start()
-    assert not done.wait(0.3)  # blocked: frame 0 not taken yet
-    assert slot.take(0.1).index == 0
-    assert done.wait(1.0)
-    threading.Thread(target=lambda: slot.publish(_frame(2), True, stop), daemon=True).start()
-    stop.set()  # a stop releases a waiting publisher within one poll
-    time.sleep(0.3)
-    assert slot.take(0.1).index == 2
-
-
 @pytest.fixture(scope="module")
 def clip_frames(astronaut_bgr, no_face_bgr, two_faces_bgr) -> list[np.ndarray]:
     import cv2
@@ -84,18 +48,14 @@ def clip_frames(astronaut_bgr, no_face_bgr, two_faces_bgr) -> list[np.ndarray]:
     return [fit(astronaut_bgr)] * 6 + [fit(no_face_bgr)] * 4 + [two_faces_bgr] * 4
 
 
-@pytest.fixture()
-def analyzer():
-    detector = BlazeFaceDetector(DetectorConfig())
-    yield FrameAnalyzer(
-        detector, TFLiteClassifier(DEFAULT_MODEL, 2), FacesConfig(), SmoothingConfig()
-    )
-    detector.close()
+def pipeline_for(cfg: SourceConfig, analyzer, sinks, stop=None, **kwargs) -> Pipeline:
+    policy = FeedPolicy.from_config(cfg)
+    stop = stop or threading.Event()
+    return Pipeline(make_source(cfg), analyzer, sinks, stop=stop, policy=policy, **kwargs)
 
 
 def run_pipeline(cfg: SourceConfig, analyzer, sink, stop=None, **kwargs) -> Pipeline:
-    stop = stop or threading.Event()
-    pipeline = Pipeline(make_source(cfg), analyzer, [sink], cfg, stop, PipelineStats(), **kwargs)
+    pipeline = pipeline_for(cfg, analyzer, [sink], stop, **kwargs)
     pipeline.run()
     return pipeline
 
@@ -128,9 +88,9 @@ def test_camera_that_vanishes_is_reopened(tmp_path: Path, clip_frames, analyzer,
         uri=str(clip), treat_as_camera=True, reconnect_initial_s=0.2, reconnect_max_s=0.4
     )
     sink, stop = ListSink(), threading.Event()
-    pipeline = Pipeline(make_source(cfg), analyzer, [sink], cfg, stop, PipelineStats())
+    pipeline = pipeline_for(cfg, analyzer, [sink], stop)
     runner = threading.Thread(target=pipeline.run)
-    caplog.set_level(logging.INFO, logger="edge.pipeline")
+    caplog.set_level(logging.DEBUG, logger="edge.sources.feed")
     runner.start()
     try:
         deadline = time.monotonic() + 10
@@ -140,7 +100,9 @@ def test_camera_that_vanishes_is_reopened(tmp_path: Path, clip_frames, analyzer,
         while pipeline.stats.source_state != "reconnecting" and time.monotonic() < deadline:
             time.sleep(0.05)
         assert pipeline.stats.source_state == "reconnecting"
-        time.sleep(1.0)  # several failed reopen attempts
+        # several failed reopen attempts (said at DEBUG only) before it comes back
+        retries = lambda: sum("still unavailable" in r.getMessage() for r in caplog.records)  # noqa: E731
+        assert wait_until(lambda: retries() >= 2, 10), caplog.text
         before = len(sink.results)
         hidden.rename(clip)  # and plugged back in
         while len(sink.results) <= before + 3 and time.monotonic() < deadline:
@@ -161,7 +123,7 @@ def test_stop_event_ends_a_looping_source_quickly(tmp_path: Path, clip_frames, a
     clip = write_video(tmp_path / "c.avi", clip_frames, fps=30)
     cfg = SourceConfig(uri=str(clip), loop=True)
     sink, stop = ListSink(), threading.Event()
-    pipeline = Pipeline(make_source(cfg), analyzer, [sink], cfg, stop, PipelineStats())
+    pipeline = pipeline_for(cfg, analyzer, [sink], stop)
     runner = threading.Thread(target=pipeline.run)
     runner.start()
     try:  # the clip has 14 frames: a result after those means it looped past the end
@@ -194,12 +156,10 @@ def test_a_failing_output_does_not_stop_the_others(tmp_path: Path, clip_frames, 
 
     cfg = SourceConfig(uri=str(clip), realtime=False)
     kept = ListSink()
-    pipeline = Pipeline(
-        make_source(cfg), analyzer, [BrokenSink(), kept], cfg, threading.Event(), PipelineStats()
-    )
+    pipeline = pipeline_for(cfg, analyzer, [BrokenSink(), kept])
     pipeline.run()
     assert len(kept.results) == len(clip_frames)  # every result still reached the other one
-    assert pipeline.sink_failures == {"broken": len(clip_frames)}
+    assert pipeline.output_failures == {"broken": len(clip_frames)}
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == ["output broken failed (disk full); going on without it"]
 
@@ -219,9 +179,7 @@ def test_viewer_sees_every_frame_while_analysis_is_slow(tmp_path: Path, clip_fra
 
     viewer, sink, stop = RecordingViewer(), ListSink(delay_s=0.25), threading.Event()
     cfg = SourceConfig(uri=str(clip), realtime=True)
-    pipeline = Pipeline(
-        make_source(cfg), analyzer, [sink], cfg, stop, PipelineStats(), viewers=[viewer]
-    )
+    pipeline = pipeline_for(cfg, analyzer, [sink], stop, viewers=[viewer])
     pipeline.run()
     indexes = [index for index, _ in viewer.shown]
     assert indexes == sorted(set(indexes))  # in order, none twice
@@ -229,3 +187,29 @@ def test_viewer_sees_every_frame_while_analysis_is_slow(tmp_path: Path, clip_fra
     assert len(sink.results) < len(indexes)  # analysis saw far fewer frames
     # frames carry the newest result available, never one from the future
     assert all(res is None or res <= idx for idx, res in viewer.shown)
+
+
+def test_a_failing_supervisor_does_not_stop_the_run(tmp_path: Path, clip_frames, analyzer, caplog):
+    clip = write_video(tmp_path / "c.avi", clip_frames)
+
+    class BrokenWatcher:
+        description = "watcher"
+
+        def __init__(self) -> None:
+            self.ticks = 0
+
+        def tick(self, stats) -> None:
+            self.ticks += 1
+            raise RuntimeError("broker gone")
+
+        def stopping(self) -> None:
+            raise RuntimeError("still gone")
+
+    watcher, sink = BrokenWatcher(), ListSink(delay_s=0.02)  # long enough for a few ticks
+    cfg = SourceConfig(uri=str(clip), realtime=False)
+    pipeline = pipeline_for(cfg, analyzer, [sink], supervisors=[watcher])
+    pipeline.run()
+    assert len(sink.results) == len(clip_frames) and pipeline.failure is None
+    assert watcher.ticks >= 1 and pipeline.output_failures["watcher"] == watcher.ticks + 1
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == ["output watcher failed (broker gone); going on without it"]

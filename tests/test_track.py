@@ -8,13 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.analyze import FrameAnalyzer
-from edge.classify import TFLiteClassifier
-from edge.config import DetectorConfig, FacesConfig, ReuseConfig, SmoothingConfig
-from edge.detect import BlazeFaceDetector
+from edge.config import ReuseConfig
 from edge.track import FaceTracks, iou, thumbnail
 from edge.types import Frame
-from tests.conftest import DEFAULT_MODEL
 
 
 @pytest.mark.parametrize(
@@ -73,23 +69,13 @@ def test_disabled_never_reuses(tracks_with_one_face):
     assert tracks.reusable(tracks.match(BOX), BOX, thumb, 0.1) is None
 
 
-def test_still_scene_calls_the_classifier_once_per_max_age(astronaut_bgr):
-    detector = BlazeFaceDetector(DetectorConfig())
-    try:
-        analyzer = FrameAnalyzer(
-            detector,
-            TFLiteClassifier(DEFAULT_MODEL, 2),
-            FacesConfig(),
-            SmoothingConfig(),
-            ReuseConfig(max_age_s=1.0),
-        )
-        start = time.monotonic()
-        results = []
-        for i in range(30):  # 30 frames of one still face over 1.5 s of capture time
-            frame = Frame(i, astronaut_bgr, start + i * 0.05, time.time())
-            results.append(analyzer.analyze(frame))
-    finally:
-        detector.close()
+def test_still_scene_calls_the_classifier_once_per_max_age(analyzer_for, astronaut_bgr):
+    analyzer = analyzer_for(reuse={"enabled": True, "max_age_s": 1.0})
+    start = time.monotonic()
+    results = []
+    for i in range(30):  # 30 frames of one still face over 1.5 s of capture time
+        frame = Frame(i, astronaut_bgr, start + i * 0.05, time.time())
+        results.append(analyzer.analyze(frame))
     assert analyzer.classifier_calls == 2  # at 0 s and once the scores were 1 s old
     assert all(r.faces[0].label == "happy" for r in results)
     assert sum(r.faces[0].reused for r in results) == 28

@@ -14,6 +14,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +28,16 @@ from edge.bench.runs import (
     Draw,
     load_frames,
     paced_run,
-    percentiles,
     pipeline_run,
     reuse_run,
     serial_run,
 )
 from edge.classify import TFLiteClassifier
-from edge.config import Config, ReuseConfig
+from edge.config import Config
 from edge.detect import BlazeFaceDetector
 from edge.preprocess import crop_with_margin
+from edge.stages import open_stages
+from edge.stats import percentiles
 from edge.types import Frame, Result
 
 THREAD_SWEEP = (1, 2, 4)
@@ -93,20 +96,10 @@ class Bench:
         self.quick = quick
         self.draw = default_draw()
 
-    def analyzer(
-        self,
-        model: Path,
-        reuse: bool = False,
-        threads: int | None = None,
-    ) -> FrameAnalyzer:
-        cfg = self.config
-        return FrameAnalyzer(
-            BlazeFaceDetector(cfg.detector),
-            TFLiteClassifier(model, threads or cfg.classifier.threads),
-            cfg.faces,
-            cfg.smoothing,
-            ReuseConfig(enabled=reuse),
-        )
+    @contextmanager
+    def analyzer(self, model: Path, reuse: bool = False) -> Iterator[FrameAnalyzer]:
+        with open_stages(self.config, model=model, reuse=reuse) as stages:
+            yield stages.analyzer
 
     def thread_sweep(self, model: Path, crop: np.ndarray) -> dict[str, Any]:
         sweep: dict[str, Any] = {}
@@ -126,19 +119,13 @@ class Bench:
         crop = cv2.resize(frames[0], (160, 160))
         section["inference_ms_by_threads"] = self.thread_sweep(model, crop)
         for name, runner in (("serial", serial_run), ("pipeline", pipeline_run)):
-            analyzer = self.analyzer(model)
-            try:
+            with self.analyzer(model) as analyzer:
                 section[name] = runner(self.source, analyzer, self.draw)
-            finally:
-                analyzer.detector.close()
         section["pipeline_vs_serial_x"] = round(
             section["pipeline"]["fps"] / max(section["serial"]["fps"], 1e-9), 2
         )
-        analyzer = self.analyzer(model)
-        try:
+        with self.analyzer(model) as analyzer:
             section["paced_30fps"] = paced_run(frames, 30.0, paced_s, analyzer, self.draw)
-        finally:
-            analyzer.detector.close()
         paced = section["paced_30fps"]
         section["display_vs_source"] = round(
             paced.get("display_fps", 0) / max(paced.get("capture_fps", 0), 1e-9), 3
@@ -147,17 +134,14 @@ class Bench:
 
     def stage_times(self, model: Path, frames: list[np.ndarray]) -> dict[str, Any]:
         """Per-stage p50/p95 from the analyzer's own timings, serial, no reuse."""
-        analyzer = self.analyzer(model)
         stages: dict[str, list[float]] = {"detect": [], "preprocess": [], "inference": []}
-        try:
+        with self.analyzer(model) as analyzer:
             for i, image in enumerate(frames):
                 result = analyzer.analyze(_frame(i, image))
                 stages["detect"].append(result.timings.detect_ms)
                 if result.faces:
                     stages["preprocess"].append(result.timings.preprocess_ms)
                     stages["inference"].append(result.timings.inference_ms)
-        finally:
-            analyzer.detector.close()
         return {name: percentiles(v) for name, v in stages.items()}
 
     def reuse(self, model: Path, frames: list[np.ndarray], fps: float) -> dict[str, Any]:

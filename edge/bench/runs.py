@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,26 +18,15 @@ import cv2
 import numpy as np
 
 from edge.analyze import FrameAnalyzer
-from edge.capture import make_source
 from edge.config import SourceConfig
 from edge.errors import ConfigError
 from edge.payload import result_to_dict
 from edge.pipeline import Pipeline
-from edge.stats import PipelineStats
+from edge.sources import EndOfStream, FeedPolicy, make_source
+from edge.stats import PipelineStats, percentiles
 from edge.types import Frame, Result
 
 Draw = Callable[[np.ndarray, Result | None], np.ndarray]
-
-
-def percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"p50": 0.0, "p95": 0.0, "n": 0}
-    arr = np.asarray(values)
-    return {
-        "p50": round(float(np.percentile(arr, 50)), 3),
-        "p95": round(float(np.percentile(arr, 95)), 3),
-        "n": len(values),
-    }
 
 
 def load_frames(path: Path, limit: int | None = None) -> tuple[list[np.ndarray], float]:
@@ -71,8 +61,6 @@ class ArraySource:
         self._next = 0
 
     def read(self) -> np.ndarray:
-        from edge.capture import EndOfStream
-
         if self._next >= self.total:
             raise EndOfStream
         image = self.frames[self._next % len(self.frames)]
@@ -142,11 +130,16 @@ def serial_run(path: Path, analyzer: FrameAnalyzer, draw: Draw) -> dict[str, obj
 
 def pipeline_run(path: Path, analyzer: FrameAnalyzer, draw: Draw) -> dict[str, object]:
     """The real threaded pipeline on the same file, unpaced (lossless), drawing in its viewer."""
-    cfg = SourceConfig(uri=str(path), realtime=False)
     recorder = Recorder(draw)
     stats = PipelineStats()
     pipeline = Pipeline(
-        make_source(cfg), analyzer, [recorder], cfg, threading.Event(), stats, viewers=[recorder]
+        make_source(SourceConfig(uri=str(path))),
+        analyzer,
+        [recorder],
+        stop=threading.Event(),
+        policy=FeedPolicy(realtime=False),
+        stats=stats,
+        viewers=[recorder],
     )
     started = time.monotonic()
     pipeline.run()
@@ -168,11 +161,16 @@ def paced_run(
 ) -> dict[str, object]:
     """Frames offered at `fps` like a camera: latency, drops, and whether a backlog builds up."""
     source = ArraySource(frames, fps, duration_s)
-    cfg = SourceConfig(uri="bench", realtime=True)
     recorder = Recorder(draw)
     stats = PipelineStats()
     pipeline = Pipeline(
-        source, analyzer, [recorder], cfg, threading.Event(), stats, viewers=[recorder]
+        source,
+        analyzer,
+        [recorder],
+        stop=threading.Event(),
+        policy=FeedPolicy(realtime=True),
+        stats=stats,
+        viewers=[recorder],
     )
     started = time.perf_counter()
     pipeline.run()
@@ -199,20 +197,21 @@ def paced_run(
 
 
 def reuse_run(
-    frames: list[np.ndarray], fps: float, make_analyzer: Callable[[bool], FrameAnalyzer]
+    frames: list[np.ndarray],
+    fps: float,
+    open_analyzer: Callable[[bool], AbstractContextManager[FrameAnalyzer]],
 ) -> dict[str, object]:
     """Same frames with and without reuse, on clip time (deterministic): calls and agreement."""
     emotions: dict[bool, list[str | None]] = {}
     calls: dict[bool, int] = {}
     for reuse in (False, True):
-        analyzer = make_analyzer(reuse)
-        start = time.monotonic()
-        emotions[reuse] = []
-        for i, image in enumerate(frames):
-            result = analyzer.analyze(Frame(i, image, start + i / fps, time.time()))
-            emotions[reuse].append(result.faces[0].label if result.faces else None)
-        calls[reuse] = analyzer.classifier_calls
-        analyzer.detector.close()
+        with open_analyzer(reuse) as analyzer:
+            start = time.monotonic()
+            emotions[reuse] = []
+            for i, image in enumerate(frames):
+                result = analyzer.analyze(Frame(i, image, start + i / fps, time.time()))
+                emotions[reuse].append(result.faces[0].label if result.faces else None)
+            calls[reuse] = analyzer.classifier_calls
     pairs = [
         (a, b)
         for a, b in zip(emotions[False], emotions[True], strict=True)

@@ -9,18 +9,20 @@ width*height*3 bytes at a time, with a timeout.
 from __future__ import annotations
 
 import logging
-import re
 import select
-import shlex
 import shutil
 import subprocess
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edge.capture import SourceUnavailable, kind_from_text
-from edge.config import SourceConfig
 from edge.errors import SourceError
+from edge.sources.base import SourceUnavailable
+from edge.sources.uri import SourceSpec, launch_args
+
+if TYPE_CHECKING:
+    from edge.config import SourceConfig
 
 log = logging.getLogger(__name__)
 
@@ -28,42 +30,17 @@ READ_TIMEOUT_S = 5.0
 INSTALL_HINT = "gst-launch-1.0 not found: sudo apt install gstreamer1.0-tools"
 
 
-def launch_args(pipeline: str, width: int, height: int) -> list[str]:
-    """gst-launch-1.0 arguments: the user's pipeline, ending in raw BGR frames on stdout."""
-    # an OpenCV-style pipeline ends in appsink; ours ends in fdsink instead
-    body = re.sub(r"!\s*appsink\b.*$", "", pipeline.strip()).strip().rstrip("!").strip()
-    tail = (
-        f"! videoconvert ! videoscale ! video/x-raw,format=BGR,width={width},"
-        f"height={height} ! fdsink fd=1 sync=false"
-    )
-    return ["gst-launch-1.0", "-q", *shlex.split(f"{body} {tail}")]
-
-
-def pipeline_problem(uri: str) -> str | None:
-    """Why `uri`, if it is a GStreamer pipeline, cannot become gst-launch-1.0 arguments."""
-    if kind_from_text(uri) != "gstreamer":
-        return None
-    try:
-        launch_args(uri, 640, 480)
-    except ValueError as exc:  # shlex: an unbalanced quote or a trailing backslash
-        return (
-            f"the GStreamer pipeline cannot be split into arguments ({exc}): "
-            "close the quote, or escape it with a backslash"
-        )
-    return None
-
-
 class GstLaunchSource:
     live = True
     plays_file = False
     nominal_fps: float | None = None
 
-    def __init__(self, cfg: SourceConfig) -> None:
+    def __init__(self, spec: SourceSpec, cfg: SourceConfig) -> None:
         if shutil.which("gst-launch-1.0") is None:
             raise SourceError(INSTALL_HINT)
         self.width, self.height = cfg.width or 640, cfg.height or 480
-        self.args = launch_args(cfg.uri, self.width, self.height)
-        self.description = f"gstreamer {cfg.uri}"
+        self.args = launch_args(str(spec.target), self.width, self.height)
+        self.description = f"gstreamer {spec.target}"
         self._frame_bytes = self.width * self.height * 3
         self._proc: subprocess.Popen[bytes] | None = None
 

@@ -8,13 +8,18 @@ import os
 import re
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from edge import MAX_IMAGE_PIXELS
-from edge.capture import IMAGE_SUFFIXES, EndOfStream, as_bgr
 from edge.errors import SourceError, first_line, printable
+from edge.sources.base import EndOfStream, as_bgr
+from edge.sources.uri import IMAGE_SUFFIXES, SourceSpec
+
+if TYPE_CHECKING:
+    from edge.config import SourceConfig
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +36,8 @@ class ImageSource:
     plays_file = True
     nominal_fps: float | None = None
 
-    def __init__(self, pattern: str) -> None:
-        self.pattern = pattern
+    def __init__(self, spec: SourceSpec, cfg: SourceConfig) -> None:
+        self.pattern = pattern = str(spec.target)
         self.description = f"images {printable(pattern)}"
         self.skipped = 0
         self.current_file: str | None = None  # the file the last read() returned

@@ -6,19 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from edge import images
-from edge.capture import (
-    Backoff,
-    EndOfStream,
-    OpenCVSource,
-    Pacer,
-    SourceUnavailable,
-    make_source,
-    resolve_source,
-)
 from edge.config import SourceConfig
 from edge.errors import DependencyError, SourceError
-from edge.images import ImageSource
+from edge.sources import EndOfStream, SourceUnavailable, images, make_source, resolve_source
+from edge.sources.opencv import OpenCVSource
 from edge.types import Frame
 from tests.conftest import write_video
 
@@ -30,20 +21,29 @@ def clip(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("uri", "kind", "target"),
+    ("given", "uri", "kind", "target"),
     [
-        ("0", "camera", 0),
-        ("2", "camera", 2),
-        ("/dev/video1", "camera", "/dev/video1"),
-        ("rtsp://10.0.0.2:554/stream", "stream", "rtsp://10.0.0.2:554/stream"),
-        ("http://cam.local/mjpg", "stream", "http://cam.local/mjpg"),
-        ("nvarguscamerasrc ! video/x-raw(memory:NVMM) ! nvvidconv ! appsink", "gstreamer", None),
-        ("picamera2", "picamera2", "picamera2"),
-        ("/tmp/*.jpg", "images", "/tmp/*.jpg"),
+        ("auto", "0", "camera", 0),
+        ("auto", "2", "camera", 2),
+        ("auto", "/dev/video1", "camera", "/dev/video1"),
+        ("auto", "rtsp://10.0.0.2:554/stream", "stream", "rtsp://10.0.0.2:554/stream"),
+        ("auto", "http://cam.local/mjpg", "stream", "http://cam.local/mjpg"),
+        ("auto", "nvarguscamerasrc ! nvvidconv ! appsink", "gstreamer", None),
+        ("auto", "picamera2", "picamera2", "picamera2"),
+        ("auto", "/tmp/*.jpg", "images", "/tmp/*.jpg"),
+        ("picamera2", "0", "picamera2", "0"),
+        ("images", "/data/shots", "images", "/data/shots"),
+        # opencv: the text goes to cv2.VideoCapture as written (image sequences, its own
+        # GStreamer pipelines); no file look-up, no glob
+        ("opencv", "/data/frame_%04d.png", "video", "/data/frame_%04d.png"),
+        ("opencv", "/tmp/*.jpg", "video", "/tmp/*.jpg"),
+        ("opencv", "v4l2src ! videoconvert ! appsink", "video", "v4l2src ! videoconvert ! appsink"),
+        ("opencv", "0", "camera", 0),
+        ("opencv", "rtsp://10.0.0.2/s", "stream", "rtsp://10.0.0.2/s"),
     ],
 )
-def test_source_kind_from_uri(uri, kind, target):
-    spec = resolve_source(SourceConfig(uri=uri))
+def test_source_kind_from_uri(given, uri, kind, target):
+    spec = resolve_source(SourceConfig(kind=given, uri=uri))
     assert spec.kind == kind
     if target is not None:
         assert spec.target == target
@@ -55,22 +55,6 @@ def test_source_kind_from_files(tmp_path: Path, clip: Path, photo_files):
     assert resolve_source(SourceConfig(uri=str(tmp_path))).kind == "images"
     with pytest.raises(SourceError, match=r"nothere.mp4: no such file \(source.uri: give"):
         resolve_source(SourceConfig(uri=str(tmp_path / "nothere.mp4")))
-
-
-def test_backoff_doubles_to_cap_and_resets():
-    backoff = Backoff(1.0, 30.0)
-    assert [backoff.next_delay_s() for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
-    backoff.reset()
-    assert backoff.next_delay_s() == 1.0
-
-
-def test_pacer_spaces_frames_and_never_bursts_after_a_stall():
-    pacer = Pacer(10.0)
-    assert pacer.delay_s(100.0) == 0.0
-    assert pacer.delay_s(100.0) == pytest.approx(0.1)
-    assert pacer.delay_s(100.15) == pytest.approx(0.05)
-    assert pacer.delay_s(105.0) == 0.0  # 5 s stall: restart, no catch-up burst
-    assert pacer.delay_s(105.0) == pytest.approx(0.1)
 
 
 def test_video_file_reads_to_end_then_loops(clip: Path):
@@ -115,7 +99,7 @@ def test_images_in_name_order_unreadable_ones_skipped(tmp_path: Path, photo_file
         (folder / f"{name}.png").write_bytes(photo_files["one"].read_bytes())
     (folder / "c.jpg").write_bytes(b"corrupt")
     (folder / "notes.txt").write_text("ignored")
-    source = ImageSource(str(folder))
+    source = make_source(SourceConfig(uri=str(folder)))
     source.open()
     assert [Path(p).name for p in source._paths] == ["a.png", "b.png", "c.jpg"]
     assert source.read().shape == (512, 512, 3)
@@ -128,7 +112,7 @@ def test_images_in_name_order_unreadable_ones_skipped(tmp_path: Path, photo_file
 
 
 def test_empty_image_folder_is_an_error(tmp_path: Path):
-    source = ImageSource(str(tmp_path))
+    source = make_source(SourceConfig(uri=str(tmp_path)))
     with pytest.raises(SourceError, match=r"no images found"):
         source.open()
 
@@ -141,7 +125,7 @@ def test_a_one_channel_frame_is_widened_to_bgr(tmp_path: Path, monkeypatch, astr
     monkeypatch.setattr(
         images, "read_image", lambda name: (cv2.imread(name, cv2.IMREAD_UNCHANGED), "")
     )
-    source = ImageSource(str(path))
+    source = make_source(SourceConfig(uri=str(path)))
     source.open()
     frame = source.read()
     assert frame.shape == (*gray.shape, 3) and frame.dtype == np.uint8
@@ -165,7 +149,7 @@ def test_a_stream_that_changes_size_is_seen_at_the_next_open(caplog):
     from tests.mjpeg_server import MjpegCamera
 
     small, big = np.full((240, 320, 3), 90, np.uint8), np.full((480, 640, 3), 200, np.uint8)
-    caplog.set_level(logging.INFO, logger="edge.capture")
+    caplog.set_level(logging.INFO, logger="edge.sources.opencv")
     with MjpegCamera(small) as camera:
         source = make_source(SourceConfig(uri=camera.url))
         source.open()

@@ -1,0 +1,57 @@
+"""Capture sources: cameras, streams, video files, images, GStreamer and the Pi camera.
+
+    uri.py        what `source.uri` names (standard library only; the config uses it)
+    base.py       the Source protocol, EndOfStream / SourceUnavailable, as_bgr
+    opencv.py     camera index, /dev/videoN, URL, video file (cv2.VideoCapture)
+    images.py     an image, a folder or a glob, each file once
+    gstreamer.py  a gst-launch-1.0 child writing raw frames (a Jetson's CSI camera)
+    feed.py       ReconnectingSource: open, reopen with backoff, pace files
+
+Every source is built the same way, `Kind(spec, cfg)`, by `make_source`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from edge.sources.base import EndOfStream, Source, SourceUnavailable, as_bgr
+from edge.sources.feed import FeedPolicy, ReconnectingSource
+from edge.sources.uri import SourceKind, SourceSpec, kind_from_text, resolve_source
+
+if TYPE_CHECKING:
+    from edge.config import SourceConfig
+
+
+def make_source(cfg: SourceConfig) -> Source:
+    """The source `cfg` names, not yet opened; SourceError when it cannot exist."""
+    spec = resolve_source(cfg)
+    if spec.kind == "images":
+        from edge.sources.images import ImageSource
+
+        return ImageSource(spec, cfg)
+    if spec.kind == "picamera2":
+        from edge.picamera import Picamera2Source  # the optional hardware library, lazily
+
+        return Picamera2Source(spec, cfg)
+    if spec.kind == "gstreamer":
+        from edge.sources.gstreamer import GstLaunchSource
+
+        return GstLaunchSource(spec, cfg)
+    from edge.sources.opencv import OpenCVSource
+
+    return OpenCVSource(spec, cfg)
+
+
+__all__ = [
+    "EndOfStream",
+    "FeedPolicy",
+    "ReconnectingSource",
+    "Source",
+    "SourceKind",
+    "SourceSpec",
+    "SourceUnavailable",
+    "as_bgr",
+    "kind_from_text",
+    "make_source",
+    "resolve_source",
+]

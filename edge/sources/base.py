@@ -1,0 +1,44 @@
+"""What every capture source is: the protocol, its two exceptions and the colour rule.
+
+A source is synchronous and knows nothing about threads or reconnecting: `open()`,
+`read()` (a BGR frame; `EndOfStream` when a finite source is done, `SourceUnavailable`
+when a live one failed and is worth reopening later) and `close()`. Reopening, backoff
+and pacing are `edge.sources.feed`'s job.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+
+class EndOfStream(Exception):
+    """A finite source (file, images) has no more frames."""
+
+
+class SourceUnavailable(Exception):
+    """A live source failed; reopening later may work."""
+
+
+class Source(Protocol):
+    description: str
+    live: bool  # can vanish and come back (camera, stream); files are not live
+    plays_file: bool  # frames come from a file, so they are paced to nominal_fps
+    nominal_fps: float | None  # the source's own rate, as of the last open
+
+    def open(self) -> None: ...
+
+    def read(self) -> np.ndarray: ...
+
+    def close(self) -> None: ...
+
+
+def as_bgr(image: np.ndarray) -> np.ndarray:
+    """Three-channel BGR from a grey or BGRA image, as every stage after capture expects."""
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return image
