@@ -29,9 +29,11 @@ class _Section(BaseModel):
 class DisplayConfig(_Section):
     backend: Literal["auto", "none", "window", "framebuffer", "drm"] = Field(
         default="auto",
-        description="auto: a desktop window if there is a desktop, else the framebuffer if it "
-        "can be opened, else headless; drm: the Pi camera's own DRM preview with our overlay "
-        "(picamera2 source only); an explicitly chosen backend that cannot open is an error",
+        description="auto: the Pi camera's DRM preview when the source is picamera2, there is "
+        "no desktop and the screen is free, else a desktop window if there is a desktop, else "
+        "the framebuffer if it can be opened, else headless; drm: the Pi camera's own DRM "
+        "preview, full screen, with our overlay (picamera2 source only); an explicitly "
+        "chosen backend that cannot open is an error",
     )
     fullscreen: bool = Field(default=True, description="window backend: full screen")
     framebuffer_device: str = Field(

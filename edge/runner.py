@@ -10,19 +10,22 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.config import Config
-from edge.display import DisplayViewer, open_screen
+from edge.display import camera_preview, open_viewer
 from edge.live import LiveState
 from edge.outfile import require_writable
 from edge.pipeline import Pipeline, Viewer
 from edge.service import ServiceNotifier
 from edge.sinks import Sink
 from edge.sinks.jsonl import JsonLinesSink
-from edge.sources import FeedPolicy, Source, make_source
+from edge.sources import FeedPolicy, make_source, resolve_source
 from edge.stages import open_stages
 from edge.stats import PipelineStats, peak_rss_mb, process_age_s
+
+if TYPE_CHECKING:
+    from edge.display.drm import CameraPreview
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +54,11 @@ def build_sinks(
 
 
 def build_viewers(
-    config: Config, stats: PipelineStats, stop: threading.Event, source: Source
+    config: Config, stats: PipelineStats, stop: threading.Event, preview: CameraPreview | None
 ) -> list[Viewer]:
     """The display, if one is configured and can open."""
-    viewers: list[Viewer] = []
-    if config.display.backend == "drm":
-        from edge.display.drm import DrmOverlay
-
-        viewers.append(DrmOverlay(source))
-    else:
-        screen = open_screen(config.display, on_quit=stop.set)
-        if screen is not None:
-            viewers.append(DisplayViewer(screen, stats))
-    return viewers
+    viewer = open_viewer(config.display, stats, stop.set, preview)
+    return [viewer] if viewer is not None else []
 
 
 def build_summary(stats: PipelineStats, elapsed_s: float, extra: dict[str, Any]) -> dict[str, Any]:
@@ -131,7 +126,9 @@ def run_pipeline(
     max_frames: int | None = None,
     summary_json: Path | None = None,
 ) -> int:
-    source = make_source(config.source)  # resolves the source first: a typo fails fast
+    spec = resolve_source(config.source)  # the source first: a typo fails fast
+    preview = camera_preview(config.display, spec.kind)  # the Pi camera's DRM preview, if any
+    source = make_source(config.source, preview=preview)
     if summary_json is not None:
         require_writable(summary_json, "--summary-json", "a writable file")
     with contextlib.ExitStack() as closing:  # closes in reverse order of opening
@@ -142,7 +139,7 @@ def run_pipeline(
         sinks = build_sinks(config, classifier.labels, classifier.name, stats, stop)
         for sink in sinks:
             closing.callback(sink.close)
-        viewers = build_viewers(config, stats, stop, source)
+        viewers = build_viewers(config, stats, stop, preview)
         for viewer in viewers:
             closing.callback(viewer.close)
         outputs = [*sinks, *viewers]

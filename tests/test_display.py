@@ -1,85 +1,39 @@
-"""Display backends, faked only at the OS boundary: a framebuffer is a file plus a sysfs folder."""
+"""Display backends and the Pi camera's DRM preview.
+
+Faked only at a boundary: the framebuffer is a file plus a sysfs folder (see
+test_framebuffer.py); the camera library (picamera2) and the DRM library it draws with
+(kms++'s pykms) are stand-ins that record what they are asked, since the camera and the
+display hardware are not here.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+import errno
 import sys
 import threading
-from pathlib import Path
+import time
+import types
+import weakref
+from typing import ClassVar
 
 import cv2
 import numpy as np
 import pytest
 
-from edge.analyze import FrameAnalyzer
-from edge.classify import TFLiteClassifier
-from edge.config import DetectorConfig, FacesConfig, SmoothingConfig, SourceConfig
+from edge.config import SourceConfig
 from edge.config_view import DisplayConfig
-from edge.detect import BlazeFaceDetector
-from edge.display import DisplayViewer, open_screen
+from edge.display import DisplayViewer, camera_preview, open_screen, open_viewer
 from edge.display.common import DisplayUnavailable
+from edge.display.drm import CameraPreview, DrmViewer, probe_screen
 from edge.display.framebuffer import FramebufferDisplay
 from edge.pipeline import Pipeline
-from edge.sources import make_source
+from edge.sources import make_source, resolve_source
 from edge.stats import PipelineStats
-from edge.types import Result
-from tests.conftest import DEFAULT_MODEL, run_cli, write_video
-
-
-def fake_framebuffer(tmp_path: Path, width: int, height: int, bpp: int, stride: int) -> Path:
-    sysfs = tmp_path / "sys" / "fb7"
-    sysfs.mkdir(parents=True)
-    (sysfs / "virtual_size").write_text(f"{width},{height}\n")
-    (sysfs / "bits_per_pixel").write_text(f"{bpp}\n")
-    (sysfs / "stride").write_text(f"{stride}\n")
-    device = tmp_path / "fb7"
-    device.write_bytes(b"\0" * stride * height)
-    return device
-
-
-def decode(raw: bytes, width: int, height: int, bpp: int, stride: int) -> np.ndarray:
-    rows = np.frombuffer(raw, np.uint8).reshape(height, stride)[:, : width * bpp // 8]
-    if bpp == 32:
-        return rows.reshape(height, width, 4)[:, :, :3].copy()  # B, G, R, X
-    value = rows.copy().view("<u2").astype(np.uint32)
-    r, g, b = (value >> 11) & 31, (value >> 5) & 63, value & 31
-    return np.dstack([b * 255 // 31, g * 255 // 63, r * 255 // 31]).astype(np.uint8)
-
-
-@pytest.mark.parametrize(
-    ("bpp", "width", "height", "stride", "picture_xywh", "interpolation"),
-    [  # where a 640x480 (4:3) frame lands, worked out by hand, and how it must be scaled
-        (32, 800, 480, 3200, (80, 0, 640, 480), None),  # same height: not scaled
-        (16, 800, 480, 1600, (80, 0, 640, 480), None),
-        (16, 720, 400, 1536, (93, 0, 533, 400), cv2.INTER_AREA),  # shrunk by 5/6
-        (32, 1920, 1080, 7680, (240, 0, 1440, 1080), cv2.INTER_LINEAR),  # grown by 9/4
-    ],
-)
-def test_framebuffer_writes_the_scaled_frame_in_its_format(
-    tmp_path, astronaut_bgr, bpp, width, height, stride, picture_xywh, interpolation
-):
-    device = fake_framebuffer(tmp_path, width, height, bpp, stride)
-    screen = FramebufferDisplay(device, device.parent / "sys" / "fb7")
-    frame = cv2.resize(astronaut_bgr, (640, 480))
-    screen.show_image(frame)
-    screen.close()
-    shown = decode(device.read_bytes(), width, height, bpp, stride)
-    x, y, w, h = picture_xywh
-    picture = (
-        frame if interpolation is None else cv2.resize(frame, (w, h), None, 0, 0, interpolation)
-    )
-    tolerance = 0 if bpp == 32 else 9  # RGB565 keeps 5-6 bits per channel
-    inside = shown[y : y + h, x : x + w].astype(int)
-    assert np.abs(inside - picture.astype(int)).max() <= tolerance
-    assert not shown[:, :x].any() and not shown[:, x + w :].any()  # letterboxed on black
-    assert screen.frames_shown == 1
-
-
-def test_framebuffer_problems_say_what_is_wrong(tmp_path):
-    with pytest.raises(DisplayUnavailable, match="no framebuffer device here"):
-        FramebufferDisplay(tmp_path / "fb9")
-    device = fake_framebuffer(tmp_path, 640, 480, 24, 1920)
-    with pytest.raises(DisplayUnavailable, match="24 bits per pixel is not supported"):
-        FramebufferDisplay(device, device.parent / "sys" / "fb7")
+from edge.types import Frame, Result
+from tests.conftest import run_cli, write_video
+from tests.test_framebuffer import Geometry, fake_framebuffer
 
 
 def test_auto_falls_back_to_headless_and_explicit_backend_fails(tmp_path, monkeypatch):
@@ -111,15 +65,11 @@ class SlowSink:
         pass
 
 
-def test_display_keeps_the_camera_rate_while_the_model_is_slow(tmp_path, astronaut_bgr):
+def test_display_keeps_the_camera_rate_while_the_model_is_slow(tmp_path, astronaut_bgr, analyzer):
     clip = write_video(tmp_path / "c.avi", [cv2.resize(astronaut_bgr, (640, 480))] * 45, fps=15)
-    device = fake_framebuffer(tmp_path, 800, 480, 32, 3200)
+    device, sysfs = fake_framebuffer(tmp_path, Geometry((800, 480), (800, 960), (0, 480), 32, 3200))
     stats = PipelineStats()
-    viewer = DisplayViewer(FramebufferDisplay(device, device.parent / "sys" / "fb7"), stats)
-    detector = BlazeFaceDetector(DetectorConfig())
-    analyzer = FrameAnalyzer(
-        detector, TFLiteClassifier(DEFAULT_MODEL, 2), FacesConfig(), SmoothingConfig()
-    )
+    viewer = DisplayViewer(FramebufferDisplay(device, sysfs), stats)
     cfg = SourceConfig(uri=str(clip), realtime=True)
     try:
         Pipeline(
@@ -131,7 +81,6 @@ def test_display_keeps_the_camera_rate_while_the_model_is_slow(tmp_path, astrona
             viewers=[viewer],
         ).run()
     finally:
-        detector.close()
         viewer.close()
     shown, captured = viewer.screen.frames_shown, stats.frames_captured
     assert captured == 45
@@ -140,15 +89,20 @@ def test_display_keeps_the_camera_rate_while_the_model_is_slow(tmp_path, astrona
 
 
 def test_rgba_overlay_is_transparent_except_the_drawing():
-    import time
-
     from edge.overlay import EMOTION_COLORS, draw_overlay_rgba
     from edge.types import Detection, FaceResult, Timings
 
-    scores = {"happy": 0.9, "sad": 0.1}
-    face = FaceResult(Detection((100, 100, 120, 120), 0.9), "happy", 0.9, scores)
+    detection = Detection(box_xywh=(100, 100, 120, 120), score=0.9)
+    face = FaceResult(detection, "happy", 0.9, {"happy": 0.9, "sad": 0.1})
     result = Result(
-        3, time.monotonic(), time.time(), "ok", (face.detection,), (face,), Timings(), 1.0
+        frame_index=3,
+        captured_at_s=time.monotonic(),
+        wall_time_s=time.time(),
+        status="ok",
+        detections=(detection,),
+        faces=(face,),
+        timings=Timings(),
+        latency_ms=1.0,
     )
     rgba = draw_overlay_rgba((640, 480), result)
     assert rgba.shape == (480, 640, 4)
@@ -159,46 +113,401 @@ def test_rgba_overlay_is_transparent_except_the_drawing():
     assert (edge[..., 3] == 255).any() and ((edge[..., :3] == (r, g, b)).all(axis=2)).any()
 
 
-def test_drm_preview_with_a_stand_in_camera_library(monkeypatch, request, astronaut_bgr):
-    """The Pi camera library is faked (the camera is hardware we do not have here)."""
-    monkeypatch.syspath_prepend(str(Path(__file__).parent / "fake_picamera2"))
-    # on a Raspberry Pi the real picamera2 may be imported already: the stand-in replaces it
+# -- the Pi camera's DRM preview, with stand-ins for picamera2 and pykms ----------------
+
+
+class FakePreviewKind(enum.Enum):  # picamera2.Preview: the value is the preview's class
+    NULL = "NullPreview"
+    DRM = "DrmPreview"
+
+
+class FakeCamera:
+    """picamera2.Picamera2 as emotion-edge uses it; records each call with its arguments."""
+
+    instances: ClassVar[list[FakeCamera]] = []
+    frame_bgr: ClassVar[np.ndarray | None] = None
+    preview_error: ClassVar[Exception | None] = None  # what start_preview raises, if any
+
+    def __init__(self) -> None:
+        FakeCamera.instances.append(self)
+        self.calls: list[tuple[str, object]] = []
+        self.size = (640, 480)
+        self.previewing = self.stopped = False
+        self.overlays_while_stopping = 0
+        self.overlay_begun = threading.Event()  # a set_overlay call is under way
+
+    def create_video_configuration(self, main: dict, controls: dict, buffer_count: int) -> dict:
+        self.size = main["size"]
+        return {"main": main, "buffer_count": buffer_count}
+
+    def configure(self, config: dict) -> None:
+        self.calls.append(("configure", config["main"]["size"]))
+
+    def start_preview(self, preview: FakePreviewKind, **window: int) -> None:
+        self.calls.append(("start_preview", (preview, window)))
+        if FakeCamera.preview_error is not None:
+            raise FakeCamera.preview_error
+        self.previewing = True
+
+    def start(self) -> None:
+        self.calls.append(("start", None))
+
+    def capture_array(self, name: str) -> np.ndarray:
+        threading.Event().wait(1 / 30)  # the camera's own rate, 30 fps
+        assert FakeCamera.frame_bgr is not None
+        return cv2.resize(FakeCamera.frame_bgr, self.size)
+
+    def set_overlay(self, overlay: np.ndarray) -> None:
+        if not self.previewing:  # what picamera2 says once the preview has gone
+            raise RuntimeError("No preview specified.")
+        self.calls.append(("set_overlay", overlay.shape))
+        self.overlay_begun.set()
+        threading.Event().wait(0.02)  # the buffer copy and the synchronous commit (~1 refresh)
+        if self.stopped:
+            self.overlays_while_stopping += 1
+
+    def stop(self) -> None:
+        self.stopped = True
+        self.calls.append(("stop", None))
+
+    def close(self) -> None:
+        self.previewing = False
+        self.calls.append(("close", None))
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+
+@dataclasses.dataclass
+class FakeMode:
+    hdisplay: int
+    vdisplay: int
+
+
+@dataclasses.dataclass
+class KmsState:
+    """What the stand-in DRM library finds: a screen, its mode, who holds it."""
+
+    crtc_mode: tuple[int, int] = (1920, 1080)  # (0, 0): the CRTC is idle
+    default_mode: tuple[int, int] = (1920, 1080)
+    connected: bool = True
+    master: bool | None = True  # None: the library does not say (kms++)
+    card_error: Exception | None = None
+    cards: list[weakref.ref] = dataclasses.field(default_factory=list)
+
+
+def fake_pykms(state: KmsState, fd_file) -> types.ModuleType:
+    module = types.ModuleType("pykms")
+
+    class Crtc:
+        def __init__(self, card: Card) -> None:
+            self.card = card  # the library's objects refer to each other, as kms's do
+            self.mode = FakeMode(*state.crtc_mode)
+
+    class Connector:
+        def get_default_mode(self) -> FakeMode:
+            return FakeMode(*state.default_mode)
+
+    class Card:
+        def __init__(self) -> None:
+            if state.card_error is not None:
+                raise state.card_error
+            self.fd = fd_file.fileno()
+            if state.master is not None:
+                self.is_master = state.master
+            self.crtcs = [Crtc(self)]
+            state.cards.append(weakref.ref(self))
+
+    class ResourceManager:
+        def __init__(self, card: Card) -> None:
+            self.card = card
+
+        def reserve_connector(self) -> Connector | None:
+            return Connector() if state.connected else None
+
+        def reserve_crtc(self, connector: Connector) -> Crtc:
+            return self.card.crtcs[0]
+
+    module.Card, module.ResourceManager = Card, ResourceManager  # type: ignore[attr-defined]
+    return module
+
+
+@pytest.fixture()
+def pi(monkeypatch, tmp_path, astronaut_bgr):
+    """picamera2 and pykms stand-ins importable in this process, for one test."""
+    camera_module = types.ModuleType("picamera2")
+    camera_module.Picamera2 = FakeCamera  # type: ignore[attr-defined]
+    camera_module.Preview = FakePreviewKind  # type: ignore[attr-defined]
+    # on a Raspberry Pi the real libraries may be imported already: these replace them
     # for this test, and whatever was there before is put back afterwards
-    monkeypatch.delitem(sys.modules, "picamera2", raising=False)
-    request.addfinalizer(lambda: sys.modules.pop("picamera2", None))
-    import picamera2
+    monkeypatch.setitem(sys.modules, "picamera2", camera_module)
+    monkeypatch.setitem(sys.modules, "kms", None)  # Picamera2 tries it first: not here
+    state = KmsState()
+    with open(tmp_path / "card1", "wb") as fd_file:  # a file: DRM ioctls on it fail (ENOTTY)
+        monkeypatch.setitem(sys.modules, "pykms", fake_pykms(state, fd_file))
+        monkeypatch.setattr(FakeCamera, "instances", [])
+        monkeypatch.setattr(FakeCamera, "frame_bgr", cv2.resize(astronaut_bgr, (640, 480)))
+        monkeypatch.setattr(FakeCamera, "preview_error", None)
+        monkeypatch.delenv("DISPLAY", raising=False)
+        monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+        yield state
 
-    assert Path(picamera2.__file__).parent.parent.name == "fake_picamera2"
 
-    from edge.display.drm import DrmOverlay
+def pi_camera_source(preview: CameraPreview | None):
+    from edge.sources.picamera import Picamera2Source
 
-    picamera2.CALLS.clear()
-    picamera2.FRAME_BGR = astronaut_bgr
     cfg = SourceConfig(uri="picamera2")
-    source = make_source(cfg)
-    overlay = DrmOverlay(source)
-    detector = BlazeFaceDetector(DetectorConfig())
-    analyzer = FrameAnalyzer(
-        detector, TFLiteClassifier(DEFAULT_MODEL, 2), FacesConfig(), SmoothingConfig()
+    return Picamera2Source(resolve_source(cfg), cfg, preview=preview)
+
+
+@pytest.mark.parametrize(
+    ("crtc_mode", "default_mode", "window"),
+    [  # the preview window is the screen mode, whatever the camera's size (640x480)
+        ((1920, 1080), (3840, 2160), (1920, 1080)),  # the mode the console runs
+        ((1280, 720), (1920, 1080), (1280, 720)),
+        ((0, 0), (1024, 600), (1024, 600)),  # idle CRTC: the screen's preferred mode
+    ],
+)
+def test_the_camera_preview_fills_the_screen(pi, analyzer, crtc_mode, default_mode, window):
+    pi.crtc_mode, pi.default_mode = crtc_mode, default_mode
+    display = DisplayConfig(backend="drm")
+    preview = camera_preview(display, "picamera2")
+    source = pi_camera_source(preview)
+    viewer = open_viewer(display, PipelineStats(), lambda: None, preview)
+    assert isinstance(viewer, DrmViewer)
+    assert viewer.description == "drm preview (picamera2) {}x{} with overlay".format(*window)
+    Pipeline(source, analyzer, [], stop=threading.Event(), max_frames=10, viewers=[viewer]).run()
+    (camera,) = FakeCamera.instances
+    width, height = window
+    assert ("start_preview", (FakePreviewKind.DRM, dict(x=0, y=0, width=width, height=height))) in (
+        camera.calls
     )
-    try:
-        Pipeline(
-            source,
-            analyzer,
-            [],
-            stop=threading.Event(),
-            max_frames=10,
-            viewers=[overlay],
-        ).run()
-    finally:
-        detector.close()
-    names = [name for name, _ in picamera2.CALLS]
-    assert names.index("start_preview") < names.index("start")  # DRM preview set up first
-    assert ("start_preview", picamera2.Preview.DRM) in picamera2.CALLS
-    overlays = [shape for name, shape in picamera2.CALLS if name == "set_overlay"]
-    assert overlays and all(shape == (480, 640, 4) for shape in overlays)
-    assert overlay.overlays_set == len(overlays) <= 10  # once per new result, not per frame
+    names = camera.names()
+    assert names.index("configure") < names.index("start_preview") < names.index("start")
+    overlays = [shape for name, shape in camera.calls if name == "set_overlay"]
+    assert overlays and all(shape == (480, 640, 4) for shape in overlays)  # camera-sized
+    assert viewer.overlays_set == len(overlays)
     assert names[-2:] == ["stop", "close"]
+    assert all(card() is None for card in pi.cards)  # our probe let go of the card
+
+
+def face_result(analyzer, image_bgr) -> Result:
+    """One real result on a photo, to vary: the overlay draws what the analyzer gives."""
+    frame = Frame(0, image_bgr, time.monotonic(), time.time())
+    result = analyzer.analyze(frame)
+    assert result.faces
+    return result
+
+
+def with_confidence(result: Result, index: int, confidence: float) -> Result:
+    """`result` as frame `index`, its face's score set to `confidence` (drawn as a percent)."""
+    face = result.faces[0]
+    scores = {**face.scores, face.label: confidence}
+    face = dataclasses.replace(face, confidence=confidence, scores=scores)
+    return dataclasses.replace(result, frame_index=index, faces=(face,))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now_s = 100.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+def attached_viewer(interval_s: float = 0.1) -> tuple[DrmViewer, FakeCamera, Clock]:
+    preview = CameraPreview(probe=lambda: (1920, 1080))
+    preview.open()
+    camera = FakeCamera()
+    preview.attach(camera)
+    clock = Clock()
+    return DrmViewer(preview, interval_s=interval_s, clock=clock), camera, clock
+
+
+def test_overlay_follows_the_drawing_at_most_ten_times_a_second(pi, analyzer, astronaut_bgr):
+    viewer, camera, clock = attached_viewer(interval_s=0.1)
+    base = face_result(analyzer, cv2.resize(astronaut_bgr, (640, 480)))
+    frame = Frame(0, cv2.resize(astronaut_bgr, (640, 480)), 0.0, 0.0)
+    tick = 1 / 32  # a 32 fps camera (exact in binary, so the arithmetic is too)
+    # 1 s with a new result, drawn differently, on every frame: one overlay every 4 frames
+    for i in range(32):
+        viewer.show(frame, with_confidence(base, i, 0.40 + i / 100))
+        clock.now_s += tick
+    assert viewer.overlays_set == 8
+    # the same drawing again and again (new results, nothing visible changes): one commit
+    steady = with_confidence(base, 100, 0.99)
+    for i in range(100, 132):
+        viewer.show(frame, dataclasses.replace(steady, frame_index=i))
+        clock.now_s += tick
+    assert viewer.overlays_set == 9
+    # a result that arrives too soon is drawn on a later frame, not lost
+    clock.now_s += 16 * tick
+    viewer.show(frame, with_confidence(base, 200, 0.50))
+    clock.now_s += tick
+    viewer.show(frame, with_confidence(base, 201, 0.60))  # 31 ms after the last: waits
+    assert viewer.overlays_set == 10
+    clock.now_s += 3 * tick
+    viewer.show(frame, with_confidence(base, 201, 0.60))  # the same result, 4 frames on
+    assert viewer.overlays_set == 11
+    assert [name for name in camera.names() if name == "set_overlay"] == ["set_overlay"] * 11
+
+
+def test_no_overlay_reaches_a_camera_that_is_closing(pi, analyzer, astronaut_bgr):
+    preview = CameraPreview(probe=lambda: (1920, 1080))
+    preview.open()
+    source = pi_camera_source(preview)
+    source.open()
+    (camera,) = FakeCamera.instances
+    viewer = DrmViewer(preview, interval_s=0.0)  # as often as it can: a busy overlay
+    base = face_result(analyzer, cv2.resize(astronaut_bgr, (640, 480)))
+    frame = Frame(0, cv2.resize(astronaut_bgr, (640, 480)), 0.0, 0.0)
+    stop, shown_after_close = threading.Event(), threading.Event()
+    closed = threading.Event()
+
+    def show_forever() -> None:
+        i = 0
+        while not stop.is_set():
+            i += 1
+            viewer.show(frame, with_confidence(base, i, 0.5 + (i % 2) / 10))
+            if closed.is_set():
+                shown_after_close.set()
+
+    thread = threading.Thread(target=show_forever, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while viewer.overlays_set < 5 and time.monotonic() < deadline:
+        threading.Event().wait(0.005)
+    assert viewer.overlays_set >= 5
+    camera.overlay_begun.clear()
+    assert camera.overlay_begun.wait(10)
+    source.close()  # while an overlay is being set
+    closed.set()
+    assert shown_after_close.wait(10)  # the viewer kept going after the camera closed
+    stop.set()
+    thread.join(10)
+    assert camera.overlays_while_stopping == 0
+    after_stop = camera.names()[camera.names().index("stop") :]
+    assert "set_overlay" not in after_stop
+    assert viewer.overlays_failed == 0  # skipped, not tried and failed
+
+
+def test_preview_failures_are_display_errors_not_a_lost_camera(pi, analyzer):
+    preview = camera_preview(DisplayConfig(backend="drm"), "picamera2")
+    source = pi_camera_source(preview)
+    open_viewer(DisplayConfig(backend="drm"), PipelineStats(), lambda: None, preview)
+    FakeCamera.preview_error = RuntimeError("Failed to reserve DRM plane")
+    stop = threading.Event()
+    pipeline = Pipeline(source, analyzer, [], stop=stop, max_frames=10)
+    give_up = threading.Timer(10, stop.set)  # a retrying source would keep it running
+    give_up.start()
+    try:
+        with pytest.raises(DisplayUnavailable) as failure:
+            pipeline.run()  # reported once, not retried as a camera that comes and goes
+    finally:
+        give_up.cancel()
+    assert str(failure.value) == (
+        "drm: the camera preview cannot start (Failed to reserve DRM plane): stop the desktop "
+        "(sudo systemctl stop display-manager) or use display.backend: window"
+    )
+    (camera,) = FakeCamera.instances  # one try
+    assert camera.names()[-2:] == ["stop", "close"]  # and the camera was let go
+
+
+DESKTOP = (
+    "drm: another program (a desktop?) holds the screen: stop the desktop (sudo systemctl "
+    "stop display-manager) or use display.backend: window"
+)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({}, (1920, 1080)),
+        ({"crtc_mode": (0, 0), "default_mode": (1280, 720)}, (1280, 720)),
+        ({"master": None}, (1920, 1080)),  # kms++ does not say; the file answers ENOTTY
+        ({"master": False}, DESKTOP),
+        ({"connected": False}, "drm: no screen connected (HDMI unplugged?): connect one"),
+        (
+            {"card_error": RuntimeError("failed to find DRM cards")},
+            "drm: no display device (failed to find DRM cards); turn on the KMS driver "
+            "(dtoverlay=vc4-kms-v3d in config.txt) or use display.backend: framebuffer",
+        ),
+        (
+            {"card_error": PermissionError(13, "Permission denied")},
+            "drm: permission denied on /dev/dri (add the user to the video group: sudo "
+            "usermod -aG video $USER, log in again)",
+        ),
+    ],
+)
+def test_the_screen_probe_gives_the_mode_or_the_fix(pi, change, expected):
+    for name, value in change.items():
+        setattr(pi, name, value)
+    if isinstance(expected, tuple):
+        assert probe_screen() == expected
+    else:
+        with pytest.raises(DisplayUnavailable) as failure:
+            probe_screen()
+        assert str(failure.value).startswith(expected)
+    assert all(card() is None for card in pi.cards)
+
+
+def test_a_desktop_seen_by_the_master_ioctl(pi, monkeypatch):
+    """kms++ does not say whether it became master: the ioctl's EBUSY does."""
+    import fcntl
+
+    pi.master = None
+
+    def busy(fd, request, *args):
+        raise OSError(errno.EBUSY, "Device or resource busy")
+
+    monkeypatch.setattr(fcntl, "ioctl", busy)
+    with pytest.raises(DisplayUnavailable, match=r"holds the screen: stop the desktop"):
+        probe_screen()
+
+
+def test_a_missing_drm_library_says_what_to_install(pi, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pykms", None)
+    with pytest.raises(DisplayUnavailable, match=r"missing \(sudo apt install python3-kms\+\+"):
+        probe_screen()
+
+
+@pytest.mark.parametrize(
+    ("backend", "source_kind", "desktop", "master", "outcome"),
+    [
+        ("auto", "picamera2", False, True, "drm"),  # a Pi console with the Pi camera
+        ("auto", "picamera2", False, False, "headless"),  # a desktop holds the screen
+        ("auto", "picamera2", True, True, "no preview"),  # a desktop session: a window
+        ("auto", "camera", False, True, "no preview"),  # a USB camera: the framebuffer
+        ("drm", "picamera2", False, True, "drm"),
+        ("drm", "picamera2", False, False, DESKTOP),
+        ("drm", "camera", False, True, "drm: the DRM preview needs the Raspberry Pi camera"),
+        ("none", "picamera2", False, True, "no preview"),
+    ],
+)
+def test_which_display_auto_and_drm_pick(
+    pi, monkeypatch, tmp_path, backend, source_kind, desktop, master, outcome
+):
+    pi.master = master
+    if desktop:
+        monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-1")
+    cfg = DisplayConfig(backend=backend, framebuffer_device=str(tmp_path / "fb0"))
+    try:
+        preview = camera_preview(cfg, source_kind)
+        viewer = open_viewer(cfg, PipelineStats(), lambda: None, preview) if not desktop else None
+    except DisplayUnavailable as exc:
+        assert str(exc).startswith(outcome)
+        return
+    if outcome == "no preview":
+        assert preview is None
+        return
+    assert preview is not None
+    if outcome == "drm":
+        assert isinstance(viewer, DrmViewer)
+        return
+    assert viewer is None  # headless here: no window, no framebuffer device
+    camera = FakeCamera()
+    preview.attach(camera)  # the source still calls it: the camera runs without a preview
+    assert "start_preview" not in camera.names()
 
 
 @pytest.mark.usefixtures("without_picamera2")  # the real one imports on a Raspberry Pi

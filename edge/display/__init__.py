@@ -1,11 +1,17 @@
-"""Displays: pick a backend from the config, wrap it as a pipeline viewer."""
+"""Displays: pick a backend from the config, wrap it as a pipeline viewer.
+
+Two steps, because the Pi camera's DRM preview is shown by the camera itself:
+`camera_preview()` (nothing opened yet) gives the picamera2 source its preview object
+when the config asks for the DRM preview; `open_viewer()` then opens the display.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -15,7 +21,15 @@ from edge.overlay import draw_overlay
 from edge.stats import PipelineStats
 from edge.types import Frame, Result
 
+if TYPE_CHECKING:
+    from edge.display.drm import CameraPreview, DrmViewer
+
 log = logging.getLogger(__name__)
+
+NEEDS_PICAMERA2 = (
+    "drm: the DRM preview needs the Raspberry Pi camera (source.kind: picamera2); "
+    "use display.backend: framebuffer or window otherwise"
+)
 
 
 class Screen(Protocol):
@@ -51,7 +65,55 @@ class DisplayViewer:
         self.screen.close()
 
 
-def open_screen(cfg: DisplayConfig, on_quit: Callable[[], None]) -> Screen | None:
+def has_desktop() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def camera_preview(cfg: DisplayConfig, source_kind: str) -> CameraPreview | None:
+    """The preview object for the picamera2 source, if the DRM preview may be used.
+
+    `drm` asks for it; `auto` tries it with the Pi camera on a console (no desktop).
+    Nothing is opened here: `open_viewer` checks the screen.
+    """
+    wanted = cfg.backend == "drm" or (
+        cfg.backend == "auto" and source_kind == "picamera2" and not has_desktop()
+    )
+    if not wanted:
+        return None
+    if source_kind != "picamera2":
+        raise DisplayUnavailable(NEEDS_PICAMERA2)
+    from edge.display.drm import CameraPreview
+
+    return CameraPreview()
+
+
+def open_viewer(
+    cfg: DisplayConfig,
+    stats: PipelineStats,
+    on_quit: Callable[[], None],
+    preview: CameraPreview | None = None,
+) -> DisplayViewer | DrmViewer | None:
+    """The configured display as a viewer; with `auto`, the first that works, or None."""
+    reasons: list[str] = []
+    if cfg.backend == "drm" and preview is None:
+        raise DisplayUnavailable(NEEDS_PICAMERA2)
+    if preview is not None:
+        from edge.display.drm import DrmViewer
+
+        try:
+            preview.open()
+            return DrmViewer(preview)
+        except DisplayUnavailable as exc:
+            if cfg.backend == "drm":
+                raise
+            reasons.append(str(exc))  # auto: the camera runs without preview; try the rest
+    screen = open_screen(cfg, on_quit, reasons)
+    return DisplayViewer(screen, stats) if screen is not None else None
+
+
+def open_screen(
+    cfg: DisplayConfig, on_quit: Callable[[], None], reasons: list[str] | None = None
+) -> Screen | None:
     """The configured backend; with `auto`, the first that works, or None (headless)."""
     from edge.display.framebuffer import FramebufferDisplay
     from edge.display.window import WindowDisplay
@@ -62,13 +124,13 @@ def open_screen(cfg: DisplayConfig, on_quit: Callable[[], None]) -> Screen | Non
     def framebuffer() -> Screen:
         return FramebufferDisplay(Path(cfg.framebuffer_device))
 
-    if cfg.backend == "none":
+    if cfg.backend in ("none", "drm"):  # drm: only through open_viewer, with a preview
         return None
     if cfg.backend == "window":
         return window()
     if cfg.backend == "framebuffer":
         return framebuffer()
-    reasons = []
+    reasons = list(reasons or [])
     for attempt in (window, framebuffer):
         try:
             return attempt()

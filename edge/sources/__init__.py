@@ -5,6 +5,7 @@
     opencv.py     camera index, /dev/videoN, URL, video file (cv2.VideoCapture)
     images.py     an image, a folder or a glob, each file once
     gstreamer.py  a gst-launch-1.0 child writing raw frames (a Jetson's CSI camera)
+    picamera.py   the Raspberry Pi camera through picamera2 (imported only when used)
     feed.py       ReconnectingSource: open, reopen with backoff, pace files
 
 Every source is built the same way, `Kind(spec, cfg)`, by `make_source`.
@@ -20,19 +21,23 @@ from edge.sources.uri import SourceKind, SourceSpec, kind_from_text, resolve_sou
 
 if TYPE_CHECKING:
     from edge.config import SourceConfig
+    from edge.sources.picamera import CameraPreview
 
 
-def make_source(cfg: SourceConfig) -> Source:
-    """The source `cfg` names, not yet opened; SourceError when it cannot exist."""
+def make_source(cfg: SourceConfig, *, preview: CameraPreview | None = None) -> Source:
+    """The source `cfg` names, not yet opened; SourceError when it cannot exist.
+
+    `preview`: the screen preview a Pi camera shows itself (edge.display.camera_preview).
+    """
     spec = resolve_source(cfg)
     if spec.kind == "images":
         from edge.sources.images import ImageSource
 
         return ImageSource(spec, cfg)
     if spec.kind == "picamera2":
-        from edge.picamera import Picamera2Source  # the optional hardware library, lazily
+        from edge.sources.picamera import Picamera2Source  # imports picamera2, lazily
 
-        return Picamera2Source(spec, cfg)
+        return Picamera2Source(spec, cfg, preview=preview)
     if spec.kind == "gstreamer":
         from edge.sources.gstreamer import GstLaunchSource
 

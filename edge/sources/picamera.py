@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from edge.config import SourceConfig
-from edge.errors import DependencyError, first_line
+from edge.errors import DependencyError, EdgeError, first_line
 from edge.sources.base import SourceUnavailable
 from edge.sources.uri import SourceSpec
 
@@ -21,13 +21,23 @@ INSTALL_HINT = (
 )
 
 
+class CameraPreview(Protocol):
+    """Shows the camera on a screen (edge.display.drm.CameraPreview); the source says when."""
+
+    def attach(self, camera: Any) -> None: ...
+
+    def detach(self) -> None: ...
+
+
 class Picamera2Source:
     live = True
     plays_file = False
 
-    def __init__(self, spec: SourceSpec, cfg: SourceConfig) -> None:
+    def __init__(
+        self, spec: SourceSpec, cfg: SourceConfig, *, preview: CameraPreview | None = None
+    ) -> None:
         try:
-            from picamera2 import Picamera2, Preview
+            from picamera2 import Picamera2
         except ImportError as exc:
             raise DependencyError(INSTALL_HINT) from exc
         except Exception as exc:  # e.g. ValueError "numpy.dtype size changed" from simplejpeg
@@ -36,8 +46,7 @@ class Picamera2Source:
                 "./setup.sh again, which installs simplejpeg built for the venv's numpy"
             ) from exc
         self._factory = Picamera2
-        self._drm_preview = Preview.DRM
-        self.drm_preview = False  # set by the drm display before the camera is opened
+        self.preview = preview
         self.cfg = cfg
         self.description = "picamera2 camera 0"
         self.nominal_fps: float | None = cfg.fps
@@ -45,6 +54,7 @@ class Picamera2Source:
 
     def open(self) -> None:
         size = (self.cfg.width or 640, self.cfg.height or 480)
+        camera: Any = None
         try:
             camera = self._factory()
             controls = {"FrameRate": self.cfg.fps} if self.cfg.fps else {}
@@ -53,18 +63,17 @@ class Picamera2Source:
                 main={"size": size, "format": "RGB888"}, controls=controls, buffer_count=4
             )
             camera.configure(config)
-            if self.drm_preview:
-                # the camera's own frames go to HDMI through DRM; we only draw an overlay
-                camera.start_preview(self._drm_preview, x=0, y=0, width=size[0], height=size[1])
+            if self.preview is not None:  # a preview starts before the camera does
+                self.preview.attach(camera)
             camera.start()
+        except EdgeError:  # the preview's (no screen, a desktop holds it): not a lost camera
+            self._release(camera)
+            raise
         except Exception as exc:  # libcamera raises several types when no camera is there
+            if camera is not None:  # a half-opened camera would stay busy for the next try
+                self._release(camera)
             raise SourceUnavailable(f"picamera2: cannot start camera ({exc})") from exc
         self._camera = camera
-
-    @property
-    def camera(self) -> Any:
-        """The running Picamera2 object, or None while closed (for the DRM overlay)."""
-        return self._camera
 
     def read(self) -> np.ndarray:
         if self._camera is None:
@@ -77,8 +86,12 @@ class Picamera2Source:
 
     def close(self) -> None:
         camera, self._camera = self._camera, None
-        if camera is None:
-            return
+        if camera is not None:
+            self._release(camera)
+
+    def _release(self, camera: Any) -> None:
+        if self.preview is not None:
+            self.preview.detach()  # waits for an overlay being set: none reaches a closed camera
         try:
             camera.stop()
             camera.close()
