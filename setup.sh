@@ -23,12 +23,33 @@ trap 'die "failed at line $LINENO: $BASH_COMMAND (see the output above)"' ERR
 
 usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
 
+# Before the service is removed: take its device off the MQTT broker and out of Home
+# Assistant (emotion-edge mqtt-forget). Best effort: a broker that is away costs one line.
+forget_mqtt() {
+    local dest=${DESTDIR:-} prefix=${PREFIX:-/opt/emotion-edge} out
+    local etc="$dest/etc/emotion-edge" bin="$dest$prefix/.venv/bin/emotion-edge"
+    if [ -z "$dest" ]; then
+        [ "$(id -u)" -eq 0 ] || return 0  # install.sh says why root is needed
+        # stopped first, so that it cannot announce itself again after the clearing
+        systemctl stop emotion-edge 2>/dev/null || true
+    fi
+    [ -x "$bin" ] || bin="$VENV/bin/emotion-edge"  # a staging root has no venv of its own
+    { [ -f "$etc/config.yaml" ] && [ -x "$bin" ]; } || return 0
+    # as the service sees them: its credentials and its record of what it announced
+    if out=$(CREDENTIALS_DIRECTORY="$etc" STATE_DIRECTORY="$dest/var/lib/emotion-edge" \
+        timeout 60 "$bin" mqtt-forget --config "$etc/config.yaml" 2>&1); then
+        say "${out##*$'\n'}"
+    else
+        say "MQTT not cleared, uninstalling anyway: ${out##*$'\n'}"
+    fi
+}
+
 for arg in "$@"; do
     case "$arg" in
         --dev) WANT_DEV=1 ;;
         --convert) WANT_CONVERT=1 ;;
         --install-service) exec "$ROOT/systemd/install.sh" install ;;
-        --uninstall-service) exec "$ROOT/systemd/install.sh" uninstall ;;
+        --uninstall-service) forget_mqtt; exec "$ROOT/systemd/install.sh" uninstall ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown option: $arg" ;;
     esac

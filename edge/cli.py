@@ -112,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("--config", type=Path, help=f"config file (default {DEFAULT_CONFIG})")
     snap.add_argument("--source", help="camera, file or URL (default: the config's)")
 
+    forget = sub.add_parser(
+        "mqtt-forget", help="remove the device from Home Assistant, clear its retained topics"
+    )
+    forget.add_argument("--config", type=Path, help=f"config file (default {DEFAULT_CONFIG})")
+
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument(
         "path", nargs="?", type=Path, default=None, help=f"config file (default {DEFAULT_CONFIG})"
@@ -233,6 +238,11 @@ def main(argv: list[str] | None = None, stop: threading.Event | None = None) -> 
             return cmd_bench(args)
         if args.command == "snapshot":
             return cmd_snapshot(args)
+        if args.command == "mqtt-forget":
+            from edge.mqtt_forget import forget_device
+
+            print(forget_device(load_config(_config_path(args.config)).mqtt))
+            return EXIT_OK
         return cmd_run(args, stop)
     except ConfigError as exc:
         print(f"emotion-edge: config error: {exc}", file=sys.stderr)

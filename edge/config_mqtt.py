@@ -28,6 +28,10 @@ from edge.errors import ConfigError, first_line
 # Mosquitto, EMQX and HiveMQ accept up to 65535.
 MQTT_MAX_BYTES = 65535
 MAX_PREFIX_BYTES = 65000  # leaves room for the topic levels added after a prefix
+# The service's client id (systemd/emotion-edge.service sets it): stable across restarts, so a
+# restarted service takes over its own half-open session at once instead of having that
+# session's last will ("offline") arrive after its new "online". {device_id} is replaced.
+CLIENT_ID_ENV = "EMOTION_EDGE_MQTT_CLIENT_ID"
 
 
 PublishMode = Literal["every", "rate", "change"]
@@ -146,7 +150,9 @@ class MqttConfig(_Section):
         description="this device's id in topics and in Home Assistant (default: host name)",
     )
     client_id: str | None = Field(
-        default=None, description="MQTT client id (default: emotion-edge-<device_id>)"
+        default=None,
+        description="MQTT client id; unique per connection, or the broker drops the older one "
+        f"(default: ${CLIENT_ID_ENV} as the service sets it, else emotion-edge-<device_id>-<pid>)",
     )
     topic_prefix: str | None = Field(
         default=None, description="topic prefix (default: emotion-edge/<device_id>)"
@@ -183,6 +189,14 @@ class MqttConfig(_Section):
         ge=1,
         le=10000,
         description="results kept while the broker is away; older ones are dropped and counted",
+    )
+    sensor_interval_s: float = Field(
+        default=60.0,
+        ge=1.0,
+        le=3600,
+        description="Home Assistant's numbers (confidence, faces, scores) are sent at most this "
+        "often; a change of the emotion or of face presence goes out at once. Result entities "
+        "expire after three intervals without results",
     )
     reconnect_max_s: int = Field(default=30, ge=1, le=600, description="longest reconnect wait")
     discovery: bool = Field(default=True, description="announce to Home Assistant")
@@ -228,6 +242,23 @@ class MqttConfig(_Section):
     @property
     def prefix(self) -> str:
         return (self.topic_prefix or f"emotion-edge/{self.device_id}").rstrip("/")
+
+    def process_client_id(self, environ: dict[str, str] | None = None, pid: int = 0) -> str:
+        """This process's client id: the configured one, the service's, or one of its own.
+
+        A manual run beside the service must not share its id: the broker would drop one
+        connection for the other, and the two would take turns reconnecting.
+        """
+        if self.client_id:
+            return self.client_id
+        env = os.environ if environ is None else environ
+        fixed = env.get(CLIENT_ID_ENV, "").strip().replace("{device_id}", self.device_id)
+        if fixed:
+            problem = _mqtt_string_problem(fixed, MQTT_MAX_BYTES)
+            if problem:
+                raise ConfigError(f"{CLIENT_ID_ENV}: {problem}")
+            return fixed
+        return f"emotion-edge-{self.device_id}-{pid or os.getpid()}"
 
     def resolve_password(self, environ: dict[str, str] | None = None) -> str | None:
         """Read the password from where the config says; ConfigError naming the key if not."""

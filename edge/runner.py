@@ -26,6 +26,7 @@ from edge.stats import PipelineStats, peak_rss_mb, process_age_s
 
 if TYPE_CHECKING:
     from edge.display.drm import CameraPreview
+    from edge.sinks.mqtt_sink import MqttSink
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,12 @@ def build_sinks(
 ) -> list[Sink]:
     sinks: list[Sink] = []
     if config.mqtt.enabled:
+        from edge.sinks.homeassistant import web_view_url
         from edge.sinks.mqtt_sink import MqttSink  # paho only when MQTT is on
 
         password = config.mqtt.resolve_password()
-        sinks.append(MqttSink(config.mqtt, labels, model_name, stats, password))
+        web_url = web_view_url(config.web)  # Home Assistant links the device to it
+        sinks.append(MqttSink(config.mqtt, labels, model_name, stats, password, web_url=web_url))
     target = config.output.jsonl
     if target == "auto":
         target = None if sinks else "-"  # stdout only when nothing else takes the results
@@ -51,6 +54,13 @@ def build_sinks(
         on_gone = stop.set if stop is not None and target == "-" else None
         sinks.append(JsonLinesSink(target, on_reader_gone=on_gone))
     return sinks
+
+
+def mqtt_sinks(sinks: list[Sink]) -> list[MqttSink]:
+    """The MQTT sink also watches the run, so that what it reports stays true without results."""
+    from edge.sinks.mqtt_sink import MqttSink
+
+    return [sink for sink in sinks if isinstance(sink, MqttSink)]
 
 
 def build_viewers(
@@ -159,7 +169,7 @@ def run_pipeline(
             stats=stats,
             max_frames=max_frames,
             viewers=viewers,
-            supervisors=[notifier],
+            supervisors=[notifier, *mqtt_sinks(sinks)],  # MQTT's timer: camera, stats
             live=live,
         )
         described = ", ".join(getattr(o, "description", type(o).__name__) for o in outputs)

@@ -211,19 +211,27 @@ def process_age_s() -> float | None:
     return up_s - int(fields[19]) / os.sysconf("SC_CLK_TCK")
 
 
+def memory_mb(field: str) -> float | None:
+    """A memory line of /proc/self/status (VmRSS now, VmHWM the peak) in MB; None if absent."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process image.
 
     VmHWM, not getrusage: ru_maxrss survives exec, so a child started by a big parent
     would report the parent's peak.
     """
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
-        pass
+    peak = memory_mb("VmHWM")
+    if peak is not None:
+        return peak
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 

@@ -135,6 +135,19 @@ def run_cli(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedP
     )
 
 
+@pytest.fixture(autouse=True)
+def own_state_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test, and every program it starts, keeps its state here, never in the home folder.
+
+    (The MQTT sink records what it announced in $STATE_DIRECTORY; a client id fixed in the
+    environment would make every run the same MQTT session.)
+    """
+    folder = tmp_path / "state"
+    monkeypatch.setenv("STATE_DIRECTORY", str(folder))
+    monkeypatch.delenv("EMOTION_EDGE_MQTT_CLIENT_ID", raising=False)
+    return folder
+
+
 @pytest.fixture()
 def analyzer_for():
     """Opens analyzers on the real detector and default model, as the program does.

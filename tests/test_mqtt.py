@@ -10,16 +10,17 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import cv2
+import paho.mqtt.client as mqtt
 import pytest
 
 from edge.config import load_config
 from edge.config_mqtt import MqttConfig
 from edge.errors import ConfigError
-from edge.sinks.homeassistant import discovery_payload
 from edge.sinks.mqtt_policy import PublishPolicy, cpu_temperature_c
 from edge.sinks.mqtt_sink import MqttSink
 from edge.stats import PipelineStats
@@ -58,21 +59,61 @@ def looping_clip(tmp_path: Path, astronaut_bgr) -> Path:
     return write_video(tmp_path / "loop.avi", [cv2.resize(astronaut_bgr, (640, 480))] * 15)
 
 
-def result(index: int, label: str | None = "happy") -> Result:
-    detections = () if label is None else (Detection((10, 10, 50, 50), 0.9),)
-    scores = {lab: 0.8 if lab == label else 0.0 for lab in LABELS}
-    faces = tuple(FaceResult(d, label, 0.8, scores) for d in detections if label)
-    return Result(
-        index,
-        time.monotonic(),
-        time.time(),
-        "ok" if faces else "no_face",
-        detections,
-        faces,
-        Timings(1.0, 0.1, 0.5, 2.0),
-        3.0,
-        smoothed_label=label,
+def result(
+    index: int, label: str | None = "happy", confidence: float = 0.8, faces: int | None = None
+) -> Result:
+    """A result whose faces and smoothed emotion are `label` (None: no face classified);
+    `faces` detected (default: one with a label, none without)."""
+    scores = {lab: confidence if lab == label else (1 - confidence) / 6 for lab in LABELS}
+    count = (1 if label else 0) if faces is None else faces
+    detections = tuple(Detection((10 + 60 * i, 10, 50, 50), 0.9) for i in range(count))
+    classified = (
+        tuple(FaceResult(d, label, confidence, scores) for d in detections) if label else ()
     )
+    return Result(
+        frame_index=index,
+        captured_at_s=time.monotonic(),
+        wall_time_s=time.time(),
+        status="ok" if classified else ("multiple_faces" if count else "no_face"),
+        detections=detections,
+        faces=classified,
+        timings=Timings(1.0, 0.1, 0.5, 2.0),
+        latency_ms=3.0,
+        smoothed_label=label,
+        smoothed_scores=scores if label else {},
+    )
+
+
+def retained_now(port: int, topic_filter: str = "#", timeout_s: float = 10) -> dict[str, bytes]:
+    """The retained messages the broker holds under `topic_filter` at this moment.
+
+    The broker sends them when it handles the SUBSCRIBE; a message published after the
+    SUBACK on a second topic arrives after all of them, so its arrival ends the list.
+    """
+    held: dict[str, bytes] = {}
+    subscribed, complete = threading.Event(), threading.Event()
+    marker = f"test-marker/{uuid.uuid4().hex}"
+
+    def on_message(client: object, userdata: object, message: mqtt.MQTTMessage) -> None:
+        if message.topic == marker:
+            complete.set()
+        elif message.retain:
+            held[message.topic] = message.payload
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"held-{marker[12:]}")
+    client.on_message = on_message
+    client.on_subscribe = lambda *args: subscribed.set()
+    client.connect("127.0.0.1", port, keepalive=10)
+    client.loop_start()
+    try:
+        client.subscribe([(topic_filter, 1), (marker, 1)])
+        assert subscribed.wait(timeout_s), "no SUBACK"
+        client.publish(marker, "end", qos=1)
+        assert complete.wait(timeout_s), "the marker did not come back"
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return held
 
 
 def device_config(tmp_path: Path, port: int, extra: str = "") -> Path:
@@ -200,7 +241,7 @@ def count_connection_attempts(sink: MqttSink) -> Callable[[], int]:
     Attempt n starts only once attempt n - 1 has failed and its callbacks have run, so
     waiting for 3 means the first 2 have been through the sink's failure handling.
     """
-    client = sink._client
+    client = sink.link.client
     original = client.reconnect
     attempts = [0]
 
@@ -235,7 +276,7 @@ def test_outage_keeps_the_newest_results_and_sends_them_on_reconnect(tmp_path, c
         longest = 0
         for i in range(1, 201):  # the pipeline goes on while the broker is away
             sink.emit(result(i))
-            longest = max(longest, len(sink._backlog))
+            longest = max(longest, len(sink.link._backlog))
         assert longest == cfg.buffer_messages
         assert sink.dropped == 200 - cfg.buffer_messages
         broker.start()  # same port; the watcher's session survived the restart
@@ -295,13 +336,13 @@ def test_a_broker_that_stops_reading_costs_a_bounded_queue(stalled_broker, caplo
         for i in range(20000):
             sink.emit(result(i))
             if i % 100 == 0:
-                queued = max(queued, len(sink._client._out_packet))
-            if sink.dropped > 1000 and len(sink._client._out_packet) >= cfg.buffer_messages:
+                queued = max(queued, len(sink.link.client._out_packet))
+            if sink.dropped > 1000 and len(sink.link.client._out_packet) >= cfg.buffer_messages:
                 break  # the kernel's socket buffers are full and paho holds the rest
         assert sink.connected
         assert sink.dropped > 1000
-        assert len(sink._unsent) <= cfg.buffer_messages
-        assert queued <= cfg.buffer_messages + 2  # + the retained availability and state
+        assert len(sink.link._unsent) <= cfg.buffer_messages
+        assert queued <= cfg.buffer_messages + 3  # + retained availability, camera, state
         warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         assert len(warnings) == 1 and "dropped and counted" in warnings[0], warnings
     finally:
@@ -314,7 +355,7 @@ def test_a_broker_that_stops_reading_costs_a_bounded_queue(stalled_broker, caplo
 def test_wrong_password_is_one_error_and_never_connected(tmp_path, caplog):
     broker = Broker(tmp_path, users={"cam": "right"}).start()
     try:
-        caplog.set_level(logging.INFO, logger="edge.sinks.mqtt_sink")
+        caplog.set_level(logging.INFO, logger="edge.sinks")
         cfg = MqttConfig(
             host="127.0.0.1",
             port=broker.port,
@@ -348,7 +389,7 @@ def test_wrong_ca_is_one_error_and_right_ca_connects(tmp_path, caplog):
     other = make_test_ca(tmp_path, "other")
     broker = Broker(tmp_path, tls=server).start()
     try:
-        caplog.set_level(logging.INFO, logger="edge.sinks.mqtt_sink")
+        caplog.set_level(logging.INFO, logger="edge.sinks")
         tls = {"enabled": True, "ca_file": str(other["ca"])}
         cfg = MqttConfig.model_validate(
             {
@@ -406,7 +447,7 @@ def test_tls_mistakes_are_one_error_naming_the_setting(
 ):
     server = make_test_ca(tmp_path, "server", cert_names)
     broker = Broker(tmp_path, tls=server).start()
-    caplog.set_level(logging.INFO, logger="edge.sinks.mqtt_sink")
+    caplog.set_level(logging.INFO, logger="edge.sinks")
     ca = {"ca_file": str(server["ca"])}
     base = {"host": "127.0.0.1", "port": broker.port, "reconnect_max_s": 1}
     try:
@@ -431,25 +472,6 @@ def test_tls_mistakes_are_one_error_naming_the_setting(
         broker.stop()
 
 
-def test_discovery_payload_has_what_home_assistant_requires():
-    payload = discovery_payload("kitchen", "emotion-edge/kitchen", LABELS, "m", 0)
-    device = payload["device"]
-    assert device["identifiers"] and device["name"]
-    assert payload["origin"]["name"] == "emotion-edge"
-    assert payload["availability_topic"] == "emotion-edge/kitchen/availability"
-    components = payload["components"]
-    assert set(components) == {"emotion", "confidence", "faces", "fps", "inference"}
-    for component in components.values():
-        assert component["platform"] == "sensor"
-        assert component["unique_id"].startswith("emotion_edge_kitchen_")
-        assert component["state_topic"].startswith("emotion-edge/kitchen/")
-    emotion = components["emotion"]
-    assert emotion["device_class"] == "enum" and emotion["options"] == [*LABELS, "none"]
-    assert components["fps"]["entity_category"] == "diagnostic"
-    assert components["inference"]["entity_category"] == "diagnostic"
-    assert len({c["unique_id"] for c in components.values()}) == len(components)
-
-
 def test_discovery_is_sent_again_when_home_assistant_restarts(broker):
     sub = Subscriber(broker.port, ["homeassistant/device/+/config"])
     sink = sink_for(MqttConfig(host="127.0.0.1", port=broker.port, device_id="ha"))
@@ -463,7 +485,7 @@ def test_discovery_is_sent_again_when_home_assistant_restarts(broker):
 
 
 def test_a_flood_of_online_messages_is_answered_once(broker, caplog):
-    caplog.set_level(logging.INFO, logger="edge.sinks.mqtt_sink")
+    caplog.set_level(logging.INFO, logger="edge.sinks")
     sub = Subscriber(broker.port, ["homeassistant/device/+/config"])
     sink = sink_for(MqttConfig(host="127.0.0.1", port=broker.port, device_id="flood"))
     topic = "homeassistant/device/flood/config"
@@ -527,10 +549,7 @@ def test_password_sources(tmp_path: Path, monkeypatch):
 )
 def test_publish_policy(mode, times, labels, expected):
     policy = PublishPolicy(mode, max_rate_hz=2.0)
-    got = [
-        policy.should_publish(result(i, label), t)
-        for i, (t, label) in enumerate(zip(times, labels, strict=True))
-    ]
+    got = [policy.should_publish("ok", label, t) for t, label in zip(times, labels, strict=True)]
     assert got == expected
 
 
@@ -613,7 +632,7 @@ def test_a_port_that_is_no_broker_is_one_error_and_what_waited_is_counted(caplog
 
     thread = threading.Thread(target=answer_http, daemon=True)
     thread.start()
-    caplog.set_level(logging.INFO, logger="edge.sinks.mqtt_sink")
+    caplog.set_level(logging.INFO, logger="edge.sinks")
     cfg = MqttConfig(
         host="127.0.0.1", port=server.getsockname()[1], device_id="nobroker", publish="every"
     )
@@ -646,13 +665,13 @@ def test_an_error_in_a_callback_does_not_end_mqtt(broker, caplog, monkeypatch):
         return real_payload(*args, **kwargs)
 
     monkeypatch.setattr(mqtt_sink, "discovery_payload", payload_that_fails_once_connected)
-    caplog.set_level(logging.INFO, logger="edge.sinks.mqtt_sink")
+    caplog.set_level(logging.INFO, logger="edge.sinks")
     sub = Subscriber(broker.port, ["homeassistant/device/cb/config"])
     sink = sink_for(MqttConfig(host="127.0.0.1", port=broker.port, device_id="cb"))
     try:
         assert wait_until(lambda: sub.payloads("homeassistant/device/cb/config"), 10)
         sub.client.publish("homeassistant/status", "online", qos=1)
-        assert wait_until(lambda: sink.callback_errors == 1, 10)
+        assert wait_until(lambda: sink.link.callback_errors == 1, 10)
         # paho's thread still reads: the next "online" reaches on_message (and is skipped)
         sub.client.publish("homeassistant/status", "online", qos=1)
         assert wait_until(lambda: sink.reannounce_skipped == 1, 10), "paho's thread is gone"
