@@ -29,7 +29,7 @@ from edge.display.common import DisplayUnavailable
 from edge.display.drm import CameraPreview, DrmViewer, probe_screen
 from edge.display.framebuffer import FramebufferDisplay
 from edge.pipeline import Pipeline
-from edge.sources import make_source, resolve_source
+from edge.sources import SourceUnavailable, make_source, resolve_source
 from edge.stats import PipelineStats
 from edge.types import Frame, Result
 from tests.conftest import run_cli, write_video
@@ -127,6 +127,7 @@ class FakeCamera:
     instances: ClassVar[list[FakeCamera]] = []
     frame_bgr: ClassVar[np.ndarray | None] = None
     preview_error: ClassVar[Exception | None] = None  # what start_preview raises, if any
+    stalled: ClassVar[bool] = False  # no frame comes any more (the DRM preview died)
 
     def __init__(self) -> None:
         FakeCamera.instances.append(self)
@@ -152,7 +153,14 @@ class FakeCamera:
     def start(self) -> None:
         self.calls.append(("start", None))
 
-    def capture_array(self, name: str) -> np.ndarray:
+    def capture_array(self, name: str, wait: bool | None = None) -> object:
+        assert wait is False  # a job, then wait(job, timeout): a stall cannot block for ever
+        return ("capture_array", name)
+
+    def wait(self, job: object, timeout: float | None = None) -> np.ndarray:
+        if FakeCamera.stalled:  # frames stopped coming (picamera2 raises when the time is up)
+            threading.Event().wait(timeout)
+            raise TimeoutError
         threading.Event().wait(1 / 30)  # the camera's own rate, 30 fps
         assert FakeCamera.frame_bgr is not None
         return cv2.resize(FakeCamera.frame_bgr, self.size)
@@ -248,6 +256,7 @@ def pi(monkeypatch, tmp_path, astronaut_bgr):
         monkeypatch.setattr(FakeCamera, "instances", [])
         monkeypatch.setattr(FakeCamera, "frame_bgr", cv2.resize(astronaut_bgr, (640, 480)))
         monkeypatch.setattr(FakeCamera, "preview_error", None)
+        monkeypatch.setattr(FakeCamera, "stalled", False)
         monkeypatch.delenv("DISPLAY", raising=False)
         monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
         yield state
@@ -417,6 +426,22 @@ DESKTOP = (
     "drm: another program (a desktop?) holds the screen: stop the desktop (sudo systemctl "
     "stop display-manager) or use display.backend: window"
 )
+
+
+def test_a_camera_that_stops_delivering_is_lost_after_the_read_timeout(pi, monkeypatch):
+    # the DRM preview gone mid-run stops picamera2's frames: a read must not wait for ever
+    from edge.sources import picamera
+
+    monkeypatch.setattr(picamera, "READ_TIMEOUT_S", 0.3)
+    source = pi_camera_source(None)
+    source.open()
+    try:
+        assert source.read().shape == (480, 640, 3)
+        FakeCamera.stalled = True
+        with pytest.raises(SourceUnavailable, match=r"picamera2: no frame for 0\.3 s"):
+            source.read()
+    finally:
+        source.close()
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,8 @@ from edge.sources.uri import SourceSpec
 
 log = logging.getLogger(__name__)
 
+READ_TIMEOUT_S = 5.0  # as long as a stream's read (sources.opencv.STREAM_TIMEOUT_MS)
+
 INSTALL_HINT = (
     "picamera2 is not importable: on Raspberry Pi OS run ./setup.sh again (it installs "
     "python3-picamera2 and makes .venv with --system-site-packages); elsewhere use "
@@ -79,7 +81,12 @@ class Picamera2Source:
         if self._camera is None:
             raise SourceUnavailable("picamera2 camera is not open")
         try:
-            frame = self._camera.capture_array("main")
+            # a job and a bounded wait: with the DRM preview gone (HDMI unplugged) picamera2
+            # stops delivering, and a plain capture_array() would wait for ever
+            job = self._camera.capture_array("main", wait=False)
+            frame = self._camera.wait(job, timeout=READ_TIMEOUT_S)
+        except TimeoutError:
+            raise SourceUnavailable(f"picamera2: no frame for {READ_TIMEOUT_S:g} s") from None
         except Exception as exc:
             raise SourceUnavailable(f"picamera2: capture failed ({exc})") from exc
         return np.ascontiguousarray(frame[:, :, :3])
