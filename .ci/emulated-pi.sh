@@ -26,6 +26,7 @@
 # folder and renamed into place only when complete.
 #
 # Host needs: qemu-user-static, debian-archive-keyring, apt, dpkg, python3 with pip.
+# The apt/dpkg-deb userland, the cache and the output helpers live in .ci/debian-root.sh.
 set -Eeuo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,7 +35,6 @@ CACHE_BASE="${EMOTION_EDGE_CACHE:-$HOME/.cache/emotion-edge}/emulated"
 # the venv's pip (setup.sh keeps it current) checks Requires-Python against --python-version;
 # older pips compare with the interpreter running them
 HOST_PY=${HOST_PYTHON:-$REPO/.venv/bin/python}
-KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 QEMU=${QEMU_AARCH64:-qemu-aarch64-static}
 # bump when the way ROOT is built changes, so old caches are not reused
 BUILD_FORMAT=1
@@ -50,22 +50,9 @@ REBUILD=0
 TARGET_ARG=all
 LOCK_ARG=""
 
-# --- output --------------------------------------------------------------------------------------
-say() { printf '[emulated-pi] %s\n' "$*"; }
-fail() { printf '[emulated-pi] FAIL: %s\n' "$*" >&2; exit 1; }
-PHASE="start"
-PHASE_T0=0
-# one line for an unexpected failure, from the outermost shell only
-trap 'rc=$?; if [ "$BASH_SUBSHELL" -eq 0 ]; then printf "[emulated-pi] FAIL: %s (line %s: %s, exit %s)\n" "$PHASE" "$LINENO" "${BASH_COMMAND%%$'"'"'\n'"'"'*}" "$rc" >&2; fi; exit $rc' ERR
-phase() { PHASE="$1"; PHASE_T0=$(date +%s.%N); say "== $PHASE"; }
-phase_done() {
-    local t1; t1=$(date +%s.%N)
-    local dt; dt=$(awk -v a="$PHASE_T0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
-    TIMINGS+=("$(printf '%-56s %7ss' "$PHASE" "$dt")")
-    say "   $PHASE: ${dt}s"
-}
-TIMINGS=()
-SCRIPT_T0=$(date +%s.%N)
+LOG_NAME=emulated-pi
+# shellcheck source=.ci/debian-root.sh
+source "$REPO/.ci/debian-root.sh"
 
 usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
 
@@ -94,8 +81,7 @@ fi
 
 # --- host tools ----------------------------------------------------------------------------------
 command -v "$QEMU" >/dev/null || fail "$QEMU not found: apt-get install qemu-user-static"
-command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || fail "needs apt-get and dpkg-deb (a Debian host)"
-[ -r "$KEYRING" ] || fail "$KEYRING missing: apt-get install debian-archive-keyring"
+debian_host_tools
 "$HOST_PY" -m pip --version >/dev/null 2>&1 || fail "$HOST_PY has no pip"
 
 # --- targets -------------------------------------------------------------------------------------
@@ -132,24 +118,6 @@ cpuinfo_text() {
     printf 'Revision\t: %s\nSerial\t\t: 100000000e1d9e01\nModel\t\t: %s\n' "$BOARD_REVISION" "$BOARD_MODEL"
 }
 
-# The host's Debian mirrors (main archive and security), from its apt sources.
-host_mirror() {  # $1 = main|security
-    local want=$1 uri
-    uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk -v want="$want" '
-        $1 == "deb" { line = $0; sub(/\[[^]]*\]/, "", line); split(line, f)
-                      if ((want == "security") == (f[3] ~ /-security$/) && f[2] ~ /debian/) { print f[2]; exit } }' || true)
-    if [ -z "$uri" ]; then
-        uri=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk -v want="$want" '
-            function flush() { if (u != "" && (want=="security") == (s ~ /-security/) && u ~ /debian/ && !done) { print u; done=1 } u=""; s="" }
-            /^[[:space:]]*$/ { flush(); next }
-            /^URIs:/ { u=$2 } /^Suites:/ { s=$0 } END { flush() }' || true)
-    fi
-    if [ -z "$uri" ]; then
-        [ "$want" = security ] && uri=http://deb.debian.org/debian-security || uri=http://deb.debian.org/debian
-    fi
-    printf '%s\n' "${uri%/}"
-}
-
 requirements_text() { cat "$LOCK"; }
 
 cache_key() {
@@ -164,64 +132,12 @@ cache_key() {
 
 # --- build the userland and the wheel folder -------------------------------------------------------
 build_root() {  # builds into $1 (a fresh folder)
-    local dir=$1 apt="$1/apt" root="$1/root"
-    local main_uri sec_uri
-    main_uri=$(host_mirror main)
-    sec_uri=$(host_mirror security)
-    mkdir -p "$apt"/{lists/partial,archives/partial,etc/sources.list.d,etc/preferences.d} "$root"
-    : > "$apt/status"
-    {
-        echo "deb [arch=arm64 signed-by=$KEYRING] $main_uri $SUITE main"
-        echo "deb [arch=arm64 signed-by=$KEYRING] $main_uri $SUITE-updates main"
-        echo "deb [arch=arm64 signed-by=$KEYRING] $sec_uri $SUITE-security main"
-    } > "$apt/etc/sources.list"
-    local O=(-o APT::Architecture=arm64 -o APT::Architectures=arm64
-             -o Dir::State="$apt" -o Dir::State::Lists="$apt/lists" -o Dir::State::status="$apt/status"
-             -o Dir::Cache="$apt" -o Dir::Cache::archives="$apt/archives"
-             -o Dir::Cache::pkgcache="$apt/pkgcache.bin" -o Dir::Cache::srcpkgcache="$apt/srcpkgcache.bin"
-             -o Dir::Etc::SourceList="$apt/etc/sources.list" -o Dir::Etc::SourceParts="$apt/etc/sources.list.d"
-             -o Dir::Etc::Preferences="$apt/etc/preferences" -o Dir::Etc::PreferencesParts="$apt/etc/preferences.d"
-             -o Debug::NoLocking=1 -o APT::Install-Recommends=false -o APT::Install-Suggests=false
-             -o Acquire::Languages=none -o APT::Keep-Downloaded-Packages=true)
-    # as root, apt downloads as _apt, who cannot enter a private folder under /root
-    [ "$(id -u)" -ne 0 ] || O+=(-o APT::Sandbox::User=root)
-
-    phase "$T: apt update ($SUITE arm64 from $main_uri)"
-    apt-get "${O[@]}" -q update > "$dir/apt-update.log" 2>&1 \
-        || { tail -5 "$dir/apt-update.log" >&2; fail "$T: apt-get update for $SUITE arm64 failed"; }
-    if grep -qE '^(W|E):' "$dir/apt-update.log"; then
-        grep -E '^(W|E):' "$dir/apt-update.log" >&2
-        fail "$T: apt-get update for $SUITE arm64 reported problems (signatures?)"
-    fi
-    phase_done
-
-    phase "$T: apt download python$PYVER + libraries"
-    apt-get "${O[@]}" -q -y install --download-only "python$PYVER" "${GUEST_PACKAGES[@]}" \
-        > "$dir/apt-install.log" 2>&1 \
-        || { tail -15 "$dir/apt-install.log" >&2; fail "$T: apt could not resolve or download the arm64 packages"; }
-    local debs=("$apt"/archives/*.deb)
-    [ -e "${debs[0]}" ] || fail "$T: apt downloaded no .deb"
-    say "   ${#debs[@]} packages, $(du -sh "$apt/archives" | cut -f1)"
-    phase_done
-
-    phase "$T: unpack with dpkg-deb -x"
-    local deb
-    for deb in "${debs[@]}"; do
-        dpkg-deb -x "$deb" "$root"
-        dpkg-deb -f "$deb" Package Version | paste -sd' ' >> "$dir/packages.txt"
-    done
-    # merged /usr (trixie ships everything under usr/): the aliases a real system has. dpkg-deb
-    # -x would replace symlinks made beforehand, so they are added afterwards where missing.
-    local d
-    for d in bin sbin lib; do
-        [ -e "$root/$d" ] || [ -L "$root/$d" ] || { mkdir -p "$root/usr/$d"; ln -s "usr/$d" "$root/$d"; }
-    done
+    local dir=$1 root="$1/root"
+    debian_userland "$dir" arm64 "$SUITE" "$T" "python$PYVER" "${GUEST_PACKAGES[@]}"
     [ -e "$root/lib/ld-linux-aarch64.so.1" ] || fail "$T: no lib/ld-linux-aarch64.so.1 in the unpacked userland"
     [ -x "$root/usr/bin/python$PYVER" ] || fail "$T: no usr/bin/python$PYVER in the unpacked userland"
     mkdir -p "$root/proc"
     cpuinfo_text > "$root/proc/cpuinfo"
-    rm -rf "$apt"
-    phase_done
 
     phase "$T: pip install aarch64 wheels (cp${PYNODOT}, manylinux_2_${GLIBC_MINOR})"
     local req="$dir/requirements.txt" platforms=() m
@@ -261,39 +177,17 @@ guest_cat_cpuinfo() {
     env -i QEMU_CPU="$CPU" QEMU_LD_PREFIX="$ROOT" "$QEMU" "$cat" /proc/cpuinfo
 }
 
-ensure_root() {
-    local key final tmp
-    key=$(cache_key)
-    final="$CACHE_BASE/$T-$key"
-    mkdir -p "$CACHE_BASE"
-    # leftovers of runs that were killed before their trap ran
-    find "$CACHE_BASE" -maxdepth 1 -name '.build-*' -mmin +360 -exec rm -rf {} + 2>/dev/null || true
-    if [ -d "$final/root" ] && [ "$REBUILD" -eq 0 ]; then
-        say "$T: cached userland $final"
-        touch "$final"
-    else
-        tmp=$(mktemp -d "$CACHE_BASE/.build-$T-XXXXXX")
-        chmod 755 "$tmp"
-        BUILD_TMP=$tmp
-        ROOT="$tmp/root"
-        build_root "$tmp"
-        if [ "$REBUILD" -eq 1 ] && [ -d "$final" ]; then  # replaced only once the new one is complete
-            mv -T "$final" "$tmp.old" && rm -rf "$tmp.old"
-        fi
-        if ! mv -T "$tmp" "$final" 2>/dev/null; then
-            say "$T: another run finished the same cache first; using it"
-            rm -rf "$tmp"
-        fi
-        BUILD_TMP=""
-        # older builds for this target that nobody used for two weeks
-        find "$CACHE_BASE" -maxdepth 1 -name "$T-*" ! -name "$T-$key" -mtime +14 -exec rm -rf {} + 2>/dev/null || true
-    fi
-    ROOT="$final/root"
-    CACHE_DIR=$final
+build_target() {  # $1 = a fresh folder
+    ROOT="$1/root"  # the byte-compile step runs the guest from there
+    build_root "$1"
 }
-BUILD_TMP=""
-cleanup() { [ -n "$BUILD_TMP" ] && rm -rf "$BUILD_TMP"; return 0; }
-trap cleanup EXIT
+
+ensure_root() {
+    cached_build "$CACHE_BASE" "$T-" "$(cache_key)" "$REBUILD" build_target
+    say "$T: userland $CACHE_DIR"
+    ROOT="$CACHE_DIR/root"
+}
+trap build_cleanup EXIT
 trap 'say "interrupted"; exit 130' INT TERM
 
 # --- (a) smoke -----------------------------------------------------------------------------------
@@ -369,7 +263,7 @@ guest_demo() {
 
 # --- main ----------------------------------------------------------------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/emulated-pi.XXXXXX")
-trap 'cleanup; rm -rf "$WORK"' EXIT
+trap 'build_cleanup; rm -rf "$WORK"' EXIT
 
 HOST_OK=0
 if [ "$WANT_DEMO" = 1 ]; then host_demo; HOST_OK=1; fi
@@ -382,8 +276,5 @@ for target in "${TARGETS[@]}"; do
     if [ "$HOST_OK" -eq 1 ]; then guest_demo; fi
 done
 
-END=$(date +%s.%N)
-say "timings:"
-for line in "${TIMINGS[@]}"; do say "   $line"; done
-say "   $(printf '%-56s %7ss' total "$(awk -v a="$SCRIPT_T0" -v b="$END" 'BEGIN{printf "%.1f", b-a}')")"
+print_timings
 say "OK: ${TARGETS[*]}"
