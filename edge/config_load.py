@@ -14,10 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import ErrorDetails
 
 from edge.errors import ConfigError, first_line
+
+
+class Section(BaseModel):
+    """A section of the config file: unknown keys are errors, defaults are validated too."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
 
 MAX_CONFIG_BYTES = 1_000_000
 MAX_ALIASES = 100  # `*name` references in one file

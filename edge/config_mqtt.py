@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationInfo,
@@ -19,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from edge.config_load import show
+from edge.config_load import Section, show
 from edge.errors import ConfigError, first_line
 
 # MQTT strings carry a two-byte length: 65535 bytes is the hard limit for client ids,
@@ -88,16 +86,12 @@ def _ssl_reason(exc: Exception) -> str:
     return str(reason) if reason else re.sub(r"\s*\(_ssl\.c:\d+\)", "", first_line(exc))
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
-
-
 def default_device_id() -> str:
     """The host name, reduced to what topics and Home Assistant ids accept."""
     return re.sub(r"[^a-zA-Z0-9_-]+", "_", socket.gethostname()).strip("_").lower() or "device"
 
 
-class MqttTlsConfig(_Section):
+class MqttTlsConfig(Section):
     enabled: bool = Field(default=False, description="connect with TLS (usually port 8883)")
     ca_file: str | None = Field(default=None, description="CA certificate file (PEM) to trust")
     cert_file: str | None = Field(default=None, description="client certificate (PEM)")
@@ -138,7 +132,7 @@ class MqttTlsConfig(_Section):
         return self
 
 
-class MqttConfig(_Section):
+class MqttConfig(Section):
     enabled: bool = Field(default=False, description="publish results over MQTT")
     host: str = Field(default="localhost", min_length=1, description="broker host name or IP")
     port: int = Field(default=1883, ge=1, le=65535, description="broker port")
@@ -178,7 +172,7 @@ class MqttConfig(_Section):
     publish: PublishMode = Field(
         default="rate",
         description="which results go to …/emotion: every one, at most max_rate_hz, or only "
-        "when the smoothed emotion or the status changes",
+        "when the reported emotion or the status changes",
     )
     max_rate_hz: float = Field(default=2.0, gt=0, le=100, description="limit for publish: rate")
     stats_interval_s: float = Field(

@@ -6,7 +6,9 @@ import ipaddress
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from edge.config_load import Section
 
 _HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
@@ -22,11 +24,7 @@ def is_host(value: str) -> bool:
     return 0 < len(name) <= 253 and all(_HOST_LABEL.fullmatch(p) for p in name.split("."))
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
-
-
-class DisplayConfig(_Section):
+class DisplayConfig(Section):
     backend: Literal["auto", "none", "window", "framebuffer", "drm"] = Field(
         default="auto",
         description="auto: the Pi camera's DRM preview when the source is picamera2, there is "
@@ -41,7 +39,7 @@ class DisplayConfig(_Section):
     )
 
 
-class WebConfig(_Section):
+class WebConfig(Section):
     enabled: bool = Field(default=False, description="serve the live view over HTTP")
     host: str = Field(
         default="127.0.0.1",

@@ -64,13 +64,20 @@ def draw_overlay(
             if detection not in classified:  # found but not classified (face policy)
                 x, y, w, h = detection.box_xywh
                 cv2.rectangle(out, (x, y), (x + w, y + h), UNCLASSIFIED_COLOR, thick)
+        primary, decision = result.primary_face, result.decision
         for face in result.faces:
             x, y, w, h = face.box_xywh
-            color = color_of(face.label)
+            # the primary face shows what every output reports (held steady, or uncertain);
+            # the others, this frame's own classification
+            name, confidence, scores = face.label, face.confidence, face.scores
+            if face is primary and decision.label is not None:
+                name, confidence = decision.label, decision.confidence or 0.0
+                scores = result.smoothed_scores
+            color = color_of(name)
             cv2.rectangle(out, (x, y), (x + w, y + h), color, thick + 1)
-            label = f"{face.label} {face.confidence:.0%}"
+            label = f"{name} {confidence:.0%}"
             _text(out, label, (x, max(round(20 * unit), y - round(8 * unit))), scale, color, thick)
-            _score_bars(out, face.scores, (min(x + w + round(8 * unit), width - 1), y), unit)
+            _score_bars(out, scores, (min(x + w + round(8 * unit), width - 1), y), unit)
         status = STATUS_TEXT.get(result.status)
         if status:
             (tw, _), _ = cv2.getTextSize(status, FONT, scale * 1.4, thick)

@@ -8,7 +8,7 @@ from typing import Any
 
 from edge.types import FaceResult, Result
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: emotion is the reported (decided) label; 1 had the frame's top-1
 SCORE_DECIMALS = 4  # 1/10000: finer than an int8 model's step (1/256), shorter lines
 
 
@@ -34,19 +34,18 @@ def _face(face: FaceResult) -> dict[str, Any]:
 
 
 def result_to_dict(result: Result) -> dict[str, Any]:
-    """Top-level emotion fields describe the largest classified face (null when none)."""
-    primary = result.primary_face
-    t = result.timings
+    """Top-level emotion fields: what is reported (edge.decide), from the largest classified
+    face's smoothed scores; each face in `faces` keeps this frame's own classification."""
+    decision, t = result.decision, result.timings
+    confidence = decision.confidence
     return {
         "schema": SCHEMA_VERSION,
         "time": iso_utc(result.wall_time_s),
         "frame": result.frame_index,
         "status": result.status,
-        "emotion": primary.label if primary else None,
-        "confidence": round(primary.confidence, SCORE_DECIMALS) if primary else None,
-        "scores": _rounded(primary.scores) if primary else {},
-        "smoothed_emotion": result.smoothed_label,
-        "smoothed_scores": _rounded(result.smoothed_scores),
+        "emotion": decision.label,
+        "confidence": None if confidence is None else round(confidence, SCORE_DECIMALS),
+        "scores": _rounded(result.smoothed_scores),
         "faces_detected": len(result.detections),
         "faces": [_face(face) for face in result.faces],
         "latency_ms": round(result.latency_ms, 2),

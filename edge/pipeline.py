@@ -107,6 +107,7 @@ class Pipeline:
                     captured_at_s=time.monotonic(),
                     wall_time_s=time.time(),
                     source_file=getattr(feed.source, "current_file", None),
+                    media_time_s=feed.media_time_s,
                 )
                 index += 1
                 dropped = self.live.publish(frame, wait_taken=feed.lossless, stop=stop)

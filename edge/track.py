@@ -16,9 +16,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge.config import ReuseConfig
+from edge.config_analysis import ReuseConfig
 
 THUMB_PX = 16
+# reuse: auto turns on when a classification costs more than this share of the time between
+# frames, and off again below the lower share (a gap, so that it does not toggle)
+AUTO_ON_SHARE, AUTO_OFF_SHARE = 0.25, 0.15
 
 
 def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -48,12 +51,49 @@ class Track:
     seen_at_s: float
 
 
+class ReuseCost:
+    """reuse.enabled: auto: is classifying a real cost at this source's frame rate?
+
+    Fed once a frame with the frame's time and the classifier's time (when it ran); both
+    are smoothed, so one slow call or one late frame does not flip the answer.
+    """
+
+    def __init__(self) -> None:
+        self.classify_s: float | None = None
+        self.interval_s: float | None = None
+        self.worth_it = False
+        self._last_frame_s: float | None = None
+
+    def note(self, frame_time_s: float, classify_s: float | None) -> bool:
+        """True when this frame changed the answer."""
+        if self._last_frame_s is not None and frame_time_s > self._last_frame_s:
+            gap = frame_time_s - self._last_frame_s
+            self.interval_s = gap if self.interval_s is None else 0.9 * self.interval_s + 0.1 * gap
+        self._last_frame_s = frame_time_s
+        if classify_s is not None:
+            last = self.classify_s
+            self.classify_s = classify_s if last is None else 0.8 * last + 0.2 * classify_s
+        if self.classify_s is None or self.interval_s is None:
+            return False
+        share = self.classify_s / self.interval_s
+        wanted = share > (AUTO_OFF_SHARE if self.worth_it else AUTO_ON_SHARE)
+        changed, self.worth_it = wanted != self.worth_it, wanted
+        return changed
+
+
 class FaceTracks:
     """Matches this frame's faces to known tracks and decides which need the classifier."""
 
     def __init__(self, cfg: ReuseConfig) -> None:
         self.cfg = cfg
         self.tracks: list[Track] = []
+        self.cost = ReuseCost()
+
+    @property
+    def active(self) -> bool:
+        if self.cfg.enabled == "auto":
+            return self.cost.worth_it
+        return bool(self.cfg.enabled)
 
     def match(self, box_xywh: tuple[int, int, int, int]) -> Track | None:
         best = max(self.tracks, key=lambda t: iou(t.box_xywh, box_xywh), default=None)
@@ -72,7 +112,7 @@ class FaceTracks:
 
         `region_thumb` is this frame's thumbnail of `track.crop_xyxy`.
         """
-        if not self.cfg.enabled or track is None:
+        if not self.active or track is None:
             return None
         if now_s - track.classified_at_s > self.cfg.max_age_s:
             return None

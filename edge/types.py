@@ -11,6 +11,7 @@ import numpy as np
 
 Status = Literal["ok", "no_face", "multiple_faces"]
 STATUSES: tuple[Status, ...] = ("ok", "no_face", "multiple_faces")
+UNCERTAIN = "uncertain"  # the reported emotion while the scores are too flat to say
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,9 @@ class Frame:
     captured_at_s: float  # time.monotonic() when the source returned it
     wall_time_s: float  # time.time() at the same moment, for timestamps people read
     source_file: str | None = None  # the image file it came from, for image sources
+    # where the frame sits in its file (seconds), for files; None for live sources. Timing
+    # rules (smoothing, the decision's hold, reuse's age) read this, else captured_at_s.
+    media_time_s: float | None = None
 
     def __post_init__(self) -> None:
         img = self.image_bgr
@@ -29,6 +33,11 @@ class Frame:
             raise ValueError(
                 f"Frame.image_bgr must be HxWx3 uint8, got shape {img.shape} dtype {img.dtype}"
             )
+
+    @property
+    def time_s(self) -> float:
+        """The clock the analysis goes by: media time for files, capture time otherwise."""
+        return self.captured_at_s if self.media_time_s is None else self.media_time_s
 
     @property
     def size_wh(self) -> tuple[int, int]:
@@ -106,6 +115,18 @@ class Timings:
 
 
 @dataclass(frozen=True)
+class Decision:
+    """The reported emotion: a class, UNCERTAIN, or None when no face is being followed."""
+
+    label: str | None
+    confidence: float | None  # the smoothed score of the leading class
+    changed: bool = False  # this frame changed the label
+
+
+NO_DECISION = Decision(None, None)
+
+
+@dataclass(frozen=True)
 class Result:
     """Everything the pipeline knows about one processed frame."""
 
@@ -117,8 +138,8 @@ class Result:
     faces: tuple[FaceResult, ...]  # the ones the face policy had classified, of `detections`
     timings: Timings
     latency_ms: float  # capture to result ready
-    smoothed_label: str | None = None
-    smoothed_scores: Mapping[str, float] = field(default_factory=dict)
+    decision: Decision = NO_DECISION  # the reported emotion (edge.decide)
+    smoothed_scores: Mapping[str, float] = field(default_factory=dict)  # what it is based on
     model_name: str = ""
     source_file: str | None = None
 

@@ -28,8 +28,6 @@ RESULT_KEYS = {
     "emotion",
     "confidence",
     "scores",
-    "smoothed_emotion",
-    "smoothed_scores",
     "faces_detected",
     "faces",
     "latency_ms",

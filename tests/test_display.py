@@ -31,7 +31,7 @@ from edge.display.framebuffer import FramebufferDisplay
 from edge.pipeline import Pipeline
 from edge.sources import SourceUnavailable, make_source, resolve_source
 from edge.stats import PipelineStats
-from edge.types import Frame, Result
+from edge.types import Decision, Frame, Result
 from tests.conftest import run_cli, write_video
 from tests.test_framebuffer import Geometry, fake_framebuffer
 
@@ -309,11 +309,18 @@ def face_result(analyzer, image_bgr) -> Result:
 
 
 def with_confidence(result: Result, index: int, confidence: float) -> Result:
-    """`result` as frame `index`, its face's score set to `confidence` (drawn as a percent)."""
+    """`result` as frame `index`, its face's reported score set to `confidence` (drawn as a
+    percent beside the reported label)."""
     face = result.faces[0]
     scores = {**face.scores, face.label: confidence}
     face = dataclasses.replace(face, confidence=confidence, scores=scores)
-    return dataclasses.replace(result, frame_index=index, faces=(face,))
+    return dataclasses.replace(
+        result,
+        frame_index=index,
+        faces=(face,),
+        decision=Decision(face.label, confidence),
+        smoothed_scores=scores,
+    )
 
 
 class Clock:

@@ -24,7 +24,7 @@ from edge.errors import ConfigError
 from edge.sinks.mqtt_policy import PublishPolicy, cpu_temperature_c
 from edge.sinks.mqtt_sink import MqttSink
 from edge.stats import PipelineStats
-from edge.types import Detection, FaceResult, Result, Timings
+from edge.types import Decision, Detection, FaceResult, Result, Timings
 from tests.conftest import RESULT_KEYS, start_program, stop_program, write_video
 from tests.mqtt_broker import Broker, Subscriber, make_test_ca, wait_until
 
@@ -62,7 +62,7 @@ def looping_clip(tmp_path: Path, astronaut_bgr) -> Path:
 def result(
     index: int, label: str | None = "happy", confidence: float = 0.8, faces: int | None = None
 ) -> Result:
-    """A result whose faces and smoothed emotion are `label` (None: no face classified);
+    """A result whose faces and reported emotion are `label` (None: no face classified);
     `faces` detected (default: one with a label, none without)."""
     scores = {lab: confidence if lab == label else (1 - confidence) / 6 for lab in LABELS}
     count = (1 if label else 0) if faces is None else faces
@@ -79,7 +79,7 @@ def result(
         faces=classified,
         timings=Timings(1.0, 0.1, 0.5, 2.0),
         latency_ms=3.0,
-        smoothed_label=label,
+        decision=Decision(label, confidence if label else None),
         smoothed_scores=scores if label else {},
     )
 

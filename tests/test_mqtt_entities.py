@@ -299,7 +299,7 @@ def test_the_announced_device(broker, tmp_path, monkeypatch, thermal, web_url):
         else:
             assert "availability" not in component and "expire_after" not in component, key
     emotion = components["emotion"]
-    assert emotion["options"] == [*LABELS, "none"]
+    assert emotion["options"] == [*LABELS, "uncertain", "none"]  # every value …/state takes
     assert emotion["json_attributes_topic"] == "emotion-edge/kitchen/sensors"
 
 

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.config import ReuseConfig
-from edge.track import FaceTracks, iou, thumbnail
+from edge.config_analysis import ReuseConfig
+from edge.track import FaceTracks, ReuseCost, iou, thumbnail
 from edge.types import Frame
 
 
@@ -31,7 +31,7 @@ BOX = (100, 100, 80, 80)
 
 @pytest.fixture()
 def tracks_with_one_face():
-    tracks = FaceTracks(ReuseConfig(max_age_s=1.0, max_move=0.1, max_change=6.0))
+    tracks = FaceTracks(ReuseConfig(enabled=True, max_age_s=1.0, max_move=0.1, max_change=6.0))
     thumb = np.full((16, 16), 100, np.int16)
     tracks.update(None, BOX, (92, 92, 188, 188), thumb, PROBS, now_s=0.0)
     return tracks, thumb
@@ -87,3 +87,35 @@ def test_thumbnail_is_small_and_signed(astronaut_bgr):
     assert thumb.shape == (16, 16) and thumb.dtype == np.int16
     darker = thumbnail(cv2.convertScaleAbs(astronaut_bgr[80:180, 170:280], alpha=0.5))
     assert float(np.mean(np.abs(thumb - darker))) > 6.0
+
+
+@pytest.mark.parametrize(
+    ("classify_ms", "fps", "worth_it"),
+    [
+        (0.5, 15, False),  # the default model: reuse would save nothing
+        (10.0, 15, False),  # 15 % of a 67 ms frame interval
+        (20.0, 15, True),  # 30 %
+        (150.0, 15, True),  # a VGG19 on a Pi 4: slower than the camera
+        (20.0, 5, False),  # the same classifier at a slow camera's rate
+    ],
+)
+def test_reuse_auto_turns_on_only_where_classifying_costs(classify_ms, fps, worth_it):
+    cost = ReuseCost()
+    for i in range(60):
+        cost.note(i / fps, classify_ms / 1000 if i % 2 == 0 else None)
+    assert cost.worth_it is worth_it
+
+
+def test_reuse_auto_does_not_toggle_around_its_threshold():
+    cost = ReuseCost()
+    changes = 0
+    for i in range(300):  # 20 s at 15 fps, the classifier's time wandering 12..22 ms
+        changes += cost.note(i / 15, (17 + 5 * np.sin(i / 7)) / 1000)
+    assert changes <= 1
+
+
+def test_reuse_auto_in_the_analyzer_is_off_for_the_default_model(analyzer_for, astronaut_bgr):
+    analyzer = analyzer_for(reuse={"enabled": "auto"})
+    for i in range(20):  # a still face at 15 fps: reuse would apply if it were on
+        analyzer.analyze(Frame(i, astronaut_bgr, i / 15, 0.0))
+    assert analyzer.classifier_calls == 20 and not analyzer.tracks.active

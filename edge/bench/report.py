@@ -60,7 +60,9 @@ def print_report(report: dict[str, Any], out: TextIO) -> None:
         print(
             f"\nreuse on {scene}: {r['classifier_calls_every_frame']} -> "
             f"{r['classifier_calls_with_reuse']} classifier calls ({r['fewer_calls_x']}x "
-            f"fewer), emotion agreement {r['emotion_agreement'] * 100:.1f}%",
+            f"fewer), reported emotion agreement {r['emotion_agreement'] * 100:.1f}%; "
+            f"label changes a minute: reported {r['reported_changes_per_min']}, "
+            f"top-1 {r['top1_changes_per_min']}",
             file=out,
         )
     pair = report.get("model_pair")

@@ -17,6 +17,7 @@ from typing import Any
 
 from edge import __version__
 from edge.config_view import WebConfig
+from edge.types import UNCERTAIN
 
 NO_FACE_STATE = "none"  # what …/state holds when no face has been seen for a while
 STREAMING = "streaming"  # the …/camera value while frames come in
@@ -107,7 +108,7 @@ def discovery_payload(
             sensors_topic,
             value_template="{{ value_json.emotion }}",
             device_class="enum",
-            options=[*labels, NO_FACE_STATE],
+            options=[*labels, UNCERTAIN, NO_FACE_STATE],
             icon="mdi:emoticon-outline",
             json_attributes_topic=sensors_topic,
             json_attributes_template="{{ value_json.scores | tojson }}",

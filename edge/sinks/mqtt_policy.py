@@ -23,7 +23,7 @@ CAMERA_STALLED_AFTER_S = 5.0
 
 
 class PublishPolicy:
-    """every: all results; rate: at most `max_rate_hz`; change: status or smoothed emotion."""
+    """every: all results; rate: at most `max_rate_hz`; change: status or reported emotion."""
 
     def __init__(self, mode: PublishMode, max_rate_hz: float) -> None:
         if mode not in PUBLISH_MODES:  # a closed choice: never read an unknown one as "change"
@@ -52,13 +52,13 @@ def sensor_values(payload: dict[str, Any]) -> dict[str, Any]:
     """Home Assistant's view of one result (its result_to_dict form), rounded so that
     noise below what a person reads does not make a new state.
 
-    The emotion and its confidence are the smoothed ones (what …/state says); a face is
-    present while one is detected or the smoothed emotion still remembers one
-    (smoothing.reset_after_s), so one missed detection does not flip it.
+    The emotion and its confidence are the reported ones (what …/state says: held steady,
+    or "uncertain"); a face is present while one is detected or the smoothing still
+    remembers one (smoothing.reset_after_s), so one missed detection does not flip it.
     """
-    label = payload["smoothed_emotion"]
-    scores = payload["smoothed_scores"]
-    confidence = scores.get(label) if label else None
+    label = payload["emotion"]
+    scores = payload["scores"]
+    confidence = payload["confidence"]
     return {
         "emotion": label or NO_FACE_STATE,
         "confidence": None if confidence is None else round(confidence * 100),

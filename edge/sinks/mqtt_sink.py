@@ -3,7 +3,7 @@
 Topics under the prefix:
   availability  online/offline, retained, the last will
   camera        starting | streaming | stalled | reconnecting | ended, retained, on change
-  state         the smoothed emotion (or none), retained, on change
+  state         the reported emotion (or none), retained, on change
   sensors       Home Assistant's values: on a change of emotion or face presence, else at
                 most every sensor_interval_s (mqtt_policy.SensorPolicy)
   emotion       the result JSON, by the publish policy
@@ -111,7 +111,7 @@ class MqttSink:
     def emit(self, result: Result) -> None:
         now = time.monotonic()
         payload = result_to_dict(result)
-        label = payload["smoothed_emotion"]
+        label = payload["emotion"]
         values = sensor_values(payload)
         link = self.link
         with link.lock:

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Images of a folder are unrelated moments: an hour of media time apart, so nothing
+# remembered about one face (smoothing, reuse) carries over to the next image.
+IMAGE_GAP_S = 3600.0 * 3
+
 
 class Backoff:
     """Reconnect delays: initial, doubling, capped; reset after a success."""
@@ -111,6 +115,8 @@ class ReconnectingSource:
         self._pacer: Pacer | None = None
         self._is_open = self._delivered = False
         self._lost_since_s: float | None = None
+        self._frames_read = 0
+        self.media_time_s: float | None = None  # of the last frame: its time in the file
 
     def read(self) -> np.ndarray | None:
         """The next frame; None when a wait was cut short by a stop.
@@ -135,7 +141,19 @@ class ReconnectingSource:
                 self._watch.camera_call(False)
             if not self._delivered:
                 self._came_through()
+            self._frames_read += 1
+            self.media_time_s = self._media_time_s()
             return image
+
+    def _media_time_s(self) -> float | None:
+        """Where the last frame sits in its file: a file's answers then do not depend on how
+        fast the machine played it. None for a live source (its clock is the real one)."""
+        source = self.source
+        if source.live or not source.plays_file:
+            return None
+        if source.nominal_fps:
+            return (self._frames_read - 1) / source.nominal_fps
+        return (self._frames_read - 1) * IMAGE_GAP_S
 
     def close(self) -> None:
         self._watch.camera_call(False)
