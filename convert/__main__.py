@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from convert.build import BuildOptions, build
+    from convert.build import BuildOptions, build, parse_framing
     from convert.dataset import list_classes
 
     if args.labels_from:
@@ -34,6 +34,7 @@ def run_build(args: argparse.Namespace) -> int:
             offset=args.offset,
             report_dir=args.report,
             name=args.name,
+            framing=parse_framing(args.framing),
         )
     )
     print(
@@ -125,6 +126,14 @@ def main(argv: list[str] | None = None) -> int:
         help="exit 1 when float/int8 top-1 agreement is below this (0-1)",
     )
     build.add_argument("--name", help="model name in the sidecar and in results")
+    build.add_argument(
+        "--framing",
+        default="margin=0.15,square=true,align=eyes",
+        metavar="SPEC",
+        help="how the training faces were cut out (the device will cut the same): "
+        "margin=F,square=true|false,align=eyes|none (default: FER-style, square and upright), "
+        "or none: the box grown by faces.margin, as seen",
+    )
 
     trainer = sub.add_parser("train", help="train the VGG19 on DATA/{train,valid,test}/<class>/")
     trainer.add_argument("data", type=Path)

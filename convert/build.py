@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from convert.common import ConvertError, sha256_of, tensorflow
 from convert.dataset import FaceCropper, LabelledImages, balanced_sample, load_image, scan
 from convert.int8 import IoType, check_classifier, convert_float, convert_int8, write_model
 from convert.report import compare, write_report
 from edge.errors import first_line
-from edge.model_meta import SCHEMA, ModelMeta
+from edge.model_meta import FER_STYLE_FRAMING, SCHEMA, Framing, ModelMeta
 from edge.preprocess import normalize, to_model_pixels
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,28 @@ class BuildOptions:
     offset: float = 0.0
     report_dir: Path | None = None
     name: str | None = None
+    # how the training faces were framed: written to the sidecar, so the device crops the
+    # same way, and used here to crop whole photos for calibration and the report
+    framing: Framing | None = FER_STYLE_FRAMING
+
+
+def parse_framing(spec: str) -> Framing | None:
+    """`--framing margin=0.15,square=true,align=eyes` (any subset), or `none`."""
+    if spec.strip().lower() == "none":
+        return None
+    values: dict[str, object] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConvertError(f"--framing: {item!r} is not key=value (e.g. margin=0.15)")
+        lowered = value.strip().lower()
+        values[key.strip()] = {"true": True, "false": False}.get(lowered, value.strip())
+    try:
+        return Framing.model_validate(values)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(p) for p in problem["loc"])
+        raise ConvertError(f"--framing: {where}: {problem['msg']}") from None
 
 
 def load_keras_model(path: Path) -> Any:
@@ -84,6 +107,7 @@ def sidecar_for(
         "color_mode": color,
         "normalization": {"scale": options.scale, "offset": options.offset},
         "output": "probabilities",
+        **({"framing": options.framing.model_dump()} if options.framing else {}),
         "source": {"file": options.model.name, "sha256": source_sha},
         "conversion": {
             "tool": "python -m convert build",
@@ -100,7 +124,7 @@ def device_inputs(
     """Images as the device would feed them (face crop, colour, size, normalisation)."""
     from tqdm import tqdm  # a dependency of ai-edge-litert, so always there
 
-    cropper = FaceCropper()
+    cropper = FaceCropper(meta.framing)
     rows, labels, skipped = [], [], 0
     pairs = zip(images.paths, images.labels, strict=True)
     try:

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from convert.common import ConvertError
+from edge.model_meta import Framing
 from edge.sources.uri import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -76,19 +77,24 @@ def balanced_sample(images: LabelledImages, count: int, seed: int = 0) -> Labell
 
 
 class FaceCropper:
-    """The device's detector and crop rule, for images that are whole photos."""
+    """The device's detector and crop rule (edge/align.py), for images that are whole photos.
 
-    def __init__(self, margin: float = 0.15) -> None:
+    `framing` is the model's (its sidecar's); None is the rule for sidecars without one,
+    the box grown by `margin`, as the device applies `faces.margin`.
+    """
+
+    def __init__(self, framing: Framing | None = None, margin: float = 0.15) -> None:
         from edge.config import DetectorConfig
         from edge.detect import BlazeFaceDetector
 
         self.detector = BlazeFaceDetector(DetectorConfig())
+        self.framing = framing
         self.margin = margin
         self._ts = 0
 
     def crop(self, image_bgr: np.ndarray, model_hw: tuple[int, int]) -> np.ndarray:
         """The largest face if the image is a photo bigger than the model's input; else as is."""
-        from edge.preprocess import crop_with_margin
+        from edge.align import frame_face
 
         height, width = image_bgr.shape[:2]
         if height <= 2 * model_hw[0] and width <= 2 * model_hw[1]:
@@ -98,8 +104,14 @@ class FaceCropper:
         if not faces:
             return image_bgr
         face = max(faces, key=lambda d: d.area_px)
-        x0, y0, x1, y1 = crop_with_margin(face.box_xywh, self.margin, (width, height))
-        return image_bgr[y0:y1, x0:x1]
+        return frame_face(
+            image_bgr,
+            face.box_xywh,
+            face.keypoints_xy,
+            self.framing,
+            margin=self.margin,
+            model_hw=model_hw,
+        ).image_bgr
 
     def close(self) -> None:
         self.detector.close()

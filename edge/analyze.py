@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from edge.align import frame_face
 from edge.classify import Classifier
 from edge.config_analysis import (
     FACE_POLICIES,
@@ -22,7 +23,6 @@ from edge.config_analysis import (
 )
 from edge.decide import EmotionSmoother, LabelDecider
 from edge.detect import FaceDetector
-from edge.preprocess import crop_with_margin
 from edge.track import FaceTracks, thumbnail
 from edge.types import Detection, FaceResult, Frame, Result, Status, Timings, largest_face
 
@@ -67,6 +67,10 @@ class FrameAnalyzer:
         self.detector = detector
         self.classifier = classifier
         self.faces_cfg = faces
+        # how the model's training faces were framed (its sidecar); without it, faces.margin
+        meta = getattr(classifier, "meta", None)
+        self.framing = meta.framing if meta is not None else None
+        self.model_hw = meta.input_size_hw if meta is not None else (64, 64)
         self.smoother = EmotionSmoother(classifier.labels, smoothing)
         self.decider = LabelDecider(smoothing)
         self.tracks = FaceTracks(reuse or ReuseConfig(enabled=False))
@@ -85,7 +89,15 @@ class FrameAnalyzer:
         calls_before = self.classifier_calls
         now_s = frame.time_s  # a file's own time: its answers do not depend on the machine
         for det in chosen:
-            crop_xyxy = crop_with_margin(det.box_xywh, self.faces_cfg.margin, frame.size_wh)
+            face_crop = frame_face(
+                frame.image_bgr,
+                det.box_xywh,
+                det.keypoints_xy,
+                self.framing,
+                margin=self.faces_cfg.margin,
+                model_hw=self.model_hw,
+            )
+            crop_xyxy = face_crop.region_xyxy  # axis-aligned, so reuse compares the same pixels
             track = self.tracks.match(det.box_xywh)
             probabilities = None
             if track is not None:
@@ -94,12 +106,12 @@ class FrameAnalyzer:
             reused = probabilities is not None
             thumb = None
             if probabilities is None:
-                crop = _region(frame.image_bgr, crop_xyxy)
-                out = self.classifier.classify(crop)
+                out = self.classifier.classify(face_crop.image_bgr)
                 self.classifier_calls += 1
                 preprocess_ms += out.preprocess_ms
                 inference_ms += out.inference_ms
-                probabilities, thumb = out.probabilities, thumbnail(crop)
+                thumb = thumbnail(_region(frame.image_bgr, crop_xyxy))
+                probabilities = out.probabilities
             self.tracks.update(track, det.box_xywh, crop_xyxy, thumb, probabilities, now_s)
             best = int(np.argmax(probabilities))
             labels = self.classifier.labels

@@ -22,7 +22,9 @@ class FacesConfig(Section):
         default=0.15,
         ge=0.0,
         le=1.0,
-        description="crop margin around the face box, per side, as a fraction of the box size",
+        description="crop margin around the face box, per side, as a fraction of the box size; "
+        "only for models whose sidecar has no `framing` (a sidecar's framing, the default "
+        "model's included, sets its own margin, shape and alignment)",
     )
     min_size_px: int = Field(
         default=20, ge=1, le=4096, description="ignore faces whose box is smaller than this"

@@ -35,6 +35,38 @@ class Normalization(BaseModel):
     offset: float | list[float] = Field(description="added after scaling")
 
 
+FramingAlign = Literal["eyes", "none"]
+
+
+class Framing(BaseModel):
+    """How the model's training faces were cut out of their photos; the device cuts the same.
+
+    A sidecar without `framing` keeps the device's older rule: the detector's box grown by
+    `faces.margin` (config.yaml), axis-aligned, cut off at the frame's edge.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    margin: float = Field(
+        default=0.15,
+        ge=0.0,
+        le=1.0,
+        description="added to the face box on every side, as a fraction of the box's size",
+    )
+    square: bool = Field(
+        default=False, description="a square crop around the face (else the box's aspect)"
+    )
+    align: FramingAlign = Field(
+        default="none",
+        description="eyes: rotate the face upright (eyes level) before cutting; none: as seen",
+    )
+
+
+# FER-style datasets (FER2013 among them) hold square, upright, roughly centred faces: the
+# default model's framing, and what `convert build` writes unless told otherwise
+FER_STYLE_FRAMING = Framing(margin=0.15, square=True, align="eyes")
+
+
 class ModelMeta(BaseModel):
     """What the runtime needs to feed a classifier and read its output."""
 
@@ -48,6 +80,10 @@ class ModelMeta(BaseModel):
     normalization: Normalization
     output: Literal["probabilities", "logits"] = Field(
         default="probabilities", description="whether the output is already a softmax"
+    )
+    framing: Framing | None = Field(
+        default=None,
+        description="how training faces were framed; absent: faces.margin, axis-aligned",
     )
 
     @field_validator("labels")

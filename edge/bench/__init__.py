@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from convert.common import cache_dir
+from edge.align import frame_face
 from edge.analyze import FrameAnalyzer
 from edge.bench.runs import (
     Draw,
@@ -35,7 +36,7 @@ from edge.bench.runs import (
 from edge.classify import TFLiteClassifier
 from edge.config import Config
 from edge.detect import BlazeFaceDetector
-from edge.preprocess import crop_with_margin
+from edge.model_meta import load_model_meta
 from edge.stages import open_stages
 from edge.stats import percentiles
 from edge.types import Frame, Result
@@ -187,14 +188,21 @@ def _frame(index: int, image: np.ndarray) -> Frame:
 
 def face_crops(bench: Bench, frames: list[np.ndarray]) -> list[np.ndarray]:
     """The crops the classifier sees on the clip, from the real detector and crop rule."""
+    meta = load_model_meta(bench.config.classifier.model_path)
     detector = BlazeFaceDetector(bench.config.detector)
     crops = []
     try:
         for i, image in enumerate(frames):
             for det in detector.detect(image, i * 67):
-                size = (image.shape[1], image.shape[0])
-                x0, y0, x1, y1 = crop_with_margin(det.box_xywh, bench.config.faces.margin, size)
-                crops.append(image[y0:y1, x0:x1])
+                face = frame_face(
+                    image,
+                    det.box_xywh,
+                    det.keypoints_xy,
+                    meta.framing,
+                    margin=bench.config.faces.margin,
+                    model_hw=meta.input_size_hw,
+                )
+                crops.append(face.image_bgr)
     finally:
         detector.close()
     return crops
