@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -144,6 +145,15 @@ def own_state_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("STATE_DIRECTORY", str(folder))
     monkeypatch.delenv("EMOTION_EDGE_MQTT_CLIENT_ID", raising=False)
     return folder
+
+
+@pytest.fixture()
+def model_copy(tmp_path: Path) -> Path:
+    """The default model and its sidecar copied where a test may change them."""
+    target = tmp_path / "m.tflite"
+    shutil.copy(DEFAULT_MODEL, target)
+    shutil.copy(DEFAULT_MODEL.with_suffix(".json"), target.with_suffix(".json"))
+    return target
 
 
 @pytest.fixture()

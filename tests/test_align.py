@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -140,14 +139,6 @@ def test_the_region_holds_the_whole_turned_crop():
 
 
 # --- the sidecar's framing ---------------------------------------------------------------
-
-
-@pytest.fixture()
-def model_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "m.tflite"
-    shutil.copy(DEFAULT_MODEL, target)
-    shutil.copy(DEFAULT_MODEL.with_suffix(".json"), target.with_suffix(".json"))
-    return target
 
 
 def with_framing(model: Path, framing: object) -> Path:

@@ -46,14 +46,6 @@ def test_any_crop_size_is_accepted(classifier):
         assert out.probabilities.shape == (7,)
 
 
-@pytest.fixture()
-def model_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "m.tflite"
-    shutil.copy(DEFAULT_MODEL, target)
-    shutil.copy(DEFAULT_MODEL.with_suffix(".json"), target.with_suffix(".json"))
-    return target
-
-
 def _edit_sidecar(model: Path, **changes) -> None:
     sidecar = model.with_suffix(".json")
     data = json.loads(sidecar.read_text())
