@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edge.sources import EndOfStream, FeedPolicy, ReconnectingSource, SourceUnavailable
-from edge.sources.feed import Backoff, Pacer
+from edge.sources.feed import IMAGE_GAP_S, Backoff, Pacer
 
 IMAGE = np.zeros((4, 4, 3), np.uint8)
 
@@ -173,3 +173,21 @@ def test_the_watchdog_sees_each_blocking_call_begin_and_end():
     assert feed.read() is IMAGE
     # open, then read: each entered (True) and left (False); never left "inside"
     assert watch.active[-1] is False and watch.active.count(True) == 2
+
+
+@pytest.mark.parametrize(
+    ("live", "fps", "expected"),
+    [
+        (False, 25.0, [0.0, 0.04, 0.08]),  # a video file: its own clock, frame / fps
+        (False, None, [0.0, IMAGE_GAP_S, 2 * IMAGE_GAP_S]),  # images: unrelated moments
+        (True, 25.0, [None, None, None]),  # a camera: the real clock (captured_at_s)
+    ],
+)
+def test_each_frame_carries_its_time_in_the_file(live, fps, expected):
+    source = ScriptedSource(["ok"] * 4, live=live, fps=fps)
+    feed, _ = feed_for(source, Clock(), FeedPolicy(realtime=False))
+    times = []
+    for _ in range(3):
+        assert feed.read() is IMAGE
+        times.append(feed.media_time_s)
+    assert times == (expected if None in expected else pytest.approx(expected))
