@@ -119,8 +119,8 @@ def print_summary(summary: dict[str, Any]) -> None:
     if summary.get("results_not_written"):
         print(f"  results not written: {summary['results_not_written']} (see the log)", file=out)
     print(
-        f"  classifier calls: {summary['classifier_calls']} (scores of unchanged faces are "
-        "reused; see reuse: in config.yaml)",
+        f"  classifier calls: {summary['classifier_calls']} (reuse of unchanged faces' scores: "
+        f"{summary['reuse']}; see reuse: in config.yaml)",
         file=out,
     )
     print(
@@ -195,6 +195,7 @@ def run_pipeline(
             "detector": config.detector.model,
             "source": source.description,
             "classifier_calls": analyzer.classifier_calls,
+            "reuse": reuse_state(config.reuse.enabled, analyzer.tracks.active),
             "results_not_written": sum(getattr(s, "not_written", 0) for s in sinks),
             "images_skipped": getattr(source, "skipped", 0),
         },
@@ -213,6 +214,13 @@ def run_pipeline(
     if pipeline.stuck:
         end_process_now(code)
     return code
+
+
+def reuse_state(setting: bool | str, active: bool) -> str:
+    """What reuse did, as the summary says it: on, off, or auto's decision at the end."""
+    if setting == "auto":
+        return f"auto, {'on' if active else 'off'} at the end"
+    return "on" if setting else "off"
 
 
 def end_process_now(code: int) -> None:

@@ -119,3 +119,14 @@ def test_reuse_auto_in_the_analyzer_is_off_for_the_default_model(analyzer_for, a
     for i in range(20):  # a still face at 15 fps: reuse would apply if it were on
         analyzer.analyze(Frame(i, astronaut_bgr, i / 15, 0.0))
     assert analyzer.classifier_calls == 20 and not analyzer.tracks.active
+
+
+@pytest.mark.parametrize(
+    ("setting", "active", "said"),
+    [(True, True, "on"), (False, False, "off"), ("auto", False, "auto, off at the end"),
+     ("auto", True, "auto, on at the end")],
+)  # fmt: skip
+def test_the_summary_says_what_reuse_did(setting, active, said):
+    from edge.runner import reuse_state
+
+    assert reuse_state(setting, active) == said
