@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 STATUS_EVERY_S = 5.0
 
 
+SEND_TIMEOUT_S = 0.5
+
+
 class NotifySocket:
     """A datagram socket to $NOTIFY_SOCKET; does nothing when systemd did not set one."""
 
@@ -36,6 +39,9 @@ class NotifySocket:
             address = "\0" + address[1:]
         self._address = address
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+        # a datagram to a reader that stopped reading blocks once its queue is full (10 by
+        # default): a notification is then dropped, never the main thread's stop held up
+        self._sock.settimeout(SEND_TIMEOUT_S)
 
     @property
     def enabled(self) -> bool:

@@ -6,12 +6,19 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from edge.service import NotifySocket, ServiceNotifier, judge_progress, watchdog_interval_s
+from edge.service import (
+    SEND_TIMEOUT_S,
+    NotifySocket,
+    ServiceNotifier,
+    judge_progress,
+    watchdog_interval_s,
+)
 from edge.stats import PipelineStats
 from tests.conftest import ROOT
 
@@ -379,3 +386,21 @@ def test_a_pc_gets_no_jetson_drop_in(tmp_path: Path):
         pytest.skip("this machine is a Jetson")
     assert setup(env, "--install-service").returncode == 0
     assert not (dest / "etc/systemd/system/emotion-edge.service.d").exists()
+
+
+def test_a_reader_that_stopped_reading_costs_dropped_notifications_not_a_hang(notify_listener):
+    # the queue of a datagram socket holds 10 messages (net.unix.max_dgram_qlen); a sender
+    # without a timeout would block on the 11th until someone reads, and with it the main
+    # thread that must carry out a stop
+    path, _never_read = notify_listener
+    notify = NotifySocket(str(path))
+    results: list[bool] = []
+    sender = threading.Thread(
+        target=lambda: results.extend(notify.send(f"STATUS={i}") for i in range(14)),
+        daemon=True,
+    )
+    sender.start()
+    sender.join(14 * SEND_TIMEOUT_S + 5)
+    assert not sender.is_alive(), "a notification blocked the sender"
+    assert results[:10] == [True] * 10 and results[-2:] == [False, False], results
+    notify.close()
