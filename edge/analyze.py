@@ -89,30 +89,30 @@ class FrameAnalyzer:
         calls_before = self.classifier_calls
         now_s = frame.time_s  # a file's own time: its answers do not depend on the machine
         for det in chosen:
-            face_crop = frame_face(
-                frame.image_bgr,
-                det.box_xywh,
-                det.keypoints_xy,
-                self.framing,
-                margin=self.faces_cfg.margin,
-                model_hw=self.model_hw,
-            )
-            crop_xyxy = face_crop.region_xyxy  # axis-aligned, so reuse compares the same pixels
             track = self.tracks.match(det.box_xywh)
-            probabilities = None
+            probabilities, classified = None, None
             if track is not None:
                 region = _region(frame.image_bgr, track.crop_xyxy)
                 probabilities = self.tracks.reusable(track, det.box_xywh, thumbnail(region), now_s)
             reused = probabilities is not None
-            thumb = None
-            if probabilities is None:
+            if probabilities is None:  # the crop (a warp when aligned) only when classified
+                face_crop = frame_face(
+                    frame.image_bgr,
+                    det.box_xywh,
+                    det.keypoints_xy,
+                    self.framing,
+                    margin=self.faces_cfg.margin,
+                    model_hw=self.model_hw,
+                )
                 out = self.classifier.classify(face_crop.image_bgr)
                 self.classifier_calls += 1
                 preprocess_ms += out.preprocess_ms
                 inference_ms += out.inference_ms
-                thumb = thumbnail(_region(frame.image_bgr, crop_xyxy))
                 probabilities = out.probabilities
-            self.tracks.update(track, det.box_xywh, crop_xyxy, thumb, probabilities, now_s)
+                # reuse later compares this axis-aligned region of the frame, not the crop
+                region_xyxy = face_crop.region_xyxy
+                classified = (region_xyxy, thumbnail(_region(frame.image_bgr, region_xyxy)))
+            self.tracks.update(track, det.box_xywh, probabilities, now_s, classified)
             best = int(np.argmax(probabilities))
             labels = self.classifier.labels
             face = FaceResult(

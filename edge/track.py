@@ -131,20 +131,21 @@ class FaceTracks:
         self,
         track: Track | None,
         box_xywh: tuple[int, int, int, int],
-        crop_xyxy: tuple[int, int, int, int],
-        thumb: np.ndarray | None,
         probabilities: np.ndarray,
         now_s: float,
+        classified: tuple[tuple[int, int, int, int], np.ndarray] | None = None,
     ) -> Track:
-        """Record a face: `thumb` (of `crop_xyxy`) is given when it was just classified."""
+        """Record a face; `classified` (the crop region and its thumbnail) when it was just
+        classified, None when its scores were reused."""
         if track is None:
-            if thumb is None:
+            if classified is None:
                 raise ValueError("a new track needs the thumbnail of its classified crop")
+            crop_xyxy, thumb = classified
             track = Track(box_xywh, crop_xyxy, probabilities, thumb, now_s, now_s)
             self.tracks.append(track)
-        elif thumb is not None:
-            track.box_xywh, track.crop_xyxy = box_xywh, crop_xyxy
-            track.probabilities, track.thumb = probabilities, thumb
+        elif classified is not None:
+            track.box_xywh, (track.crop_xyxy, track.thumb) = box_xywh, classified
+            track.probabilities = probabilities
             track.classified_at_s = now_s
         track.seen_at_s = now_s
         return track

@@ -33,7 +33,7 @@ BOX = (100, 100, 80, 80)
 def tracks_with_one_face():
     tracks = FaceTracks(ReuseConfig(enabled=True, max_age_s=1.0, max_move=0.1, max_change=6.0))
     thumb = np.full((16, 16), 100, np.int16)
-    tracks.update(None, BOX, (92, 92, 188, 188), thumb, PROBS, now_s=0.0)
+    tracks.update(None, BOX, PROBS, now_s=0.0, classified=((92, 92, 188, 188), thumb))
     return tracks, thumb
 
 
