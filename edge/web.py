@@ -20,7 +20,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import cv2
@@ -44,12 +44,9 @@ from edge.web_server import (
     redact,
 )
 
-if TYPE_CHECKING:
-    pass
-
 log = logging.getLogger(__name__)
 
-PAGE = (Path(__file__).resolve().parent / "assets" / "live.html").read_text(encoding="utf-8")
+PAGE_FILE = Path(__file__).resolve().parent / "assets" / "live.html"
 BOUNDARY = "emotionedgeframe"
 
 
@@ -67,6 +64,7 @@ class WebView:
         self.stats = stats
         self.live = live
         self.limits = limits or ServerLimits()
+        self.page = PAGE_FILE.read_bytes()  # read when the view starts, not at import
         self._closing = threading.Event()
         handler = type("Handler", (_Handler,), {"view": self})
         try:
@@ -246,7 +244,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         view = self.view
         if path == "/":
-            self._send(200, PAGE.encode(), "text/html; charset=utf-8")
+            self._send(200, view.page, "text/html; charset=utf-8")
         elif path == "/api/result":
             _, result = view.live.latest()
             body = result_to_dict(result) if result else {}
