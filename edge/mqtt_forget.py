@@ -47,7 +47,7 @@ def forget_device(cfg: MqttConfig, environ: dict[str, str] | None = None) -> str
     path = record_path(environ)
     earlier = load_record(path)
     found, note = targets(cfg, earlier)
-    where = f"{cfg.host}:{cfg.port}"
+    where = Announcement.of(cfg).broker
     if not found:
         return (
             f"mqtt-forget: nothing to forget on {where} (mqtt.enabled is false and {path} "
@@ -55,7 +55,7 @@ def forget_device(cfg: MqttConfig, environ: dict[str, str] | None = None) -> str
         )
     topics = list(dict.fromkeys(topic for a in found for topic in a.retained_topics()))
     _publish_empty(cfg, topics, environ)
-    if earlier is not None and earlier.broker == f"{cfg.host}:{cfg.port}":
+    if earlier is not None and earlier.broker == where:
         drop_record(path)
     devices = ", ".join(dict.fromkeys(a.device_id for a in found))
     removed = any(a.discovery_topic for a in found)

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from edge.config_mqtt import MqttConfig
+from edge.sinks.homeassistant import discovery_topic
 
 RECORD_NAME = "mqtt-announced.json"
 RETAINED_LEVELS = ("availability", "camera", "state")  # under the topic prefix
@@ -32,7 +33,7 @@ class Announcement:
 
     @classmethod
     def of(cls, cfg: MqttConfig) -> Announcement:
-        discovery = f"{cfg.discovery_prefix}/device/{cfg.device_id}/config"
+        discovery = discovery_topic(cfg.discovery_prefix, cfg.device_id)
         return cls(
             broker=f"{cfg.host}:{cfg.port}",
             device_id=cfg.device_id,
