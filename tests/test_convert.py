@@ -111,13 +111,15 @@ def test_build_int8_with_report_matches_a_computation_here(
     q_scale, q_zero = tensor_in["quantization"]
     out_scale, out_zero = tensor_out["quantization"]
     q_info = np.iinfo(tensor_in["dtype"])
-    float_top, int8_top, device_top, truth = [], [], [], []
+    float_top, int8_top, device_top, truth, float_gaps = [], [], [], [], []
     for index, label in enumerate(CLASSES):
         for path in sorted((dataset / "test" / label).glob("*.png")):
             image = cv2.imread(str(path))
             # the sidecar's input, computed here: RGB, 48 -> 32 px by area, pixel / 255
             rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
             x = cv2.resize(rgb, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+            float_probs = np.sort(model.predict(x[np.newaxis], verbose=0)[0])
+            float_gaps.append(float(float_probs[-1] - float_probs[-2]))
             float_top.append(int(np.argmax(model.predict(x[np.newaxis], verbose=0)[0])))
             q = np.clip(np.round(x / q_scale) + q_zero, q_info.min, q_info.max)
             interpreter.set_tensor(tensor_in["index"], q.astype(tensor_in["dtype"])[np.newaxis])
@@ -137,6 +139,12 @@ def test_build_int8_with_report_matches_a_computation_here(
     agreement = float(np.mean(np.array(float_top) == np.array(int8_top)))
     assert quality["images"] == len(truth) == 18
     assert quality["top1_agreement"] == round(agreement, 4)
+    # test and train are different images: all 18 held out, none calibrated the model
+    assert quality["used_for_calibration"] == 0 and quality["agreement"]["images"] == 18
+    clear = np.array(float_gaps) >= 0.2
+    assert quality["agreement"]["clear_images"] == int(clear.sum())
+    same = np.array(float_top) == np.array(int8_top)
+    assert quality["agreement"]["disagreements_clear"] == int((~same & clear).sum())
     assert quality["int8"]["accuracy"] == round(float(np.mean(np.array(int8_top) == truth)), 4)
     assert quality["float"]["accuracy"] == round(float(np.mean(np.array(float_top) == truth)), 4)
     assert np.array(quality["int8"]["confusion"]).sum() == 18
@@ -154,11 +162,15 @@ def test_build_int8_with_report_matches_a_computation_here(
         "--calibration",
         str(dataset / "train"),
         "--report",
-        str(dataset / "test"),
+        str(dataset / "train"),  # the calibration images themselves, under the same name
         "--fail-under",
         "1.01",
     )
     assert gate.returncode == 1 and "is under --fail-under" in gate.stderr
+    assert "on 36 calibration (none held out: give --report other faces) images" in gate.stdout
+    flattered = json.loads((tmp_path / "g.report.json").read_text())["quality"]
+    assert flattered["images"] == flattered["used_for_calibration"] == 36
+    assert "All of them also calibrated the model" in (tmp_path / "g.report.md").read_text()
 
 
 def test_random_vgg19_150_converts_and_runs_on_the_device_runtime(tmp_path: Path, astronaut_bgr):
@@ -174,14 +186,34 @@ def test_random_vgg19_150_converts_and_runs_on_the_device_runtime(tmp_path: Path
 
 
 def test_default_model_rebuilds_byte_for_byte(tmp_path: Path):
-    proc = convert_cli("default-model", "--out", str(tmp_path))
+    from convert.clips import real_clip
+
+    clip = real_clip("single_face")  # 72 frames of a man who is not in the calibration set
+    proc = convert_cli("default-model", "--out", str(tmp_path), "--held-out", str(clip))
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "held out files, mirror averaged: float vs int8 top-1 agreement" in proc.stdout
+    assert " of 72 faces" in proc.stdout
     rebuilt = tmp_path / DEFAULT_MODEL.name
     digest = hashlib.sha256(rebuilt.read_bytes()).hexdigest()
     assert digest == hashlib.sha256(DEFAULT_MODEL.read_bytes()).hexdigest()
     assert json.loads(rebuilt.with_suffix(".json").read_text()) == json.loads(
         DEFAULT_MODEL.with_suffix(".json").read_text()
     )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "faces.mp4: no such file"), (b"no", "faces.mp4: not a photo or video OpenCV can read")],
+)
+def test_a_held_out_file_that_cannot_be_read_is_one_line(tmp_path: Path, content, message):
+    from convert.calibration import file_crops
+    from edge.model_meta import load_model_meta
+
+    path = tmp_path / "faces.mp4"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ConvertError, match=message):
+        file_crops([path], load_model_meta(DEFAULT_MODEL))
 
 
 def test_a_model_that_is_not_a_classifier_is_refused():
