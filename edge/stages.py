@@ -35,7 +35,9 @@ def open_stages(
     `model`, `threads` and `reuse` override the config for the bench's comparisons.
     """
     classifier = TFLiteClassifier(
-        model or config.classifier.model_path, threads or config.classifier.threads
+        model or config.classifier.model_path,
+        threads or config.classifier.threads,
+        mirror_average=config.classifier.mirror_average,
     )
     reuse_cfg = (
         config.reuse if reuse is None else config.reuse.model_copy(update={"enabled": reuse})

