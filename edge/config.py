@@ -129,7 +129,7 @@ class ClassifierConfig(Section):
     mirror_average: bool = Field(
         default=True,
         description="classify each face and its mirror image and average the two: labels "
-        "hold far better on turned and moving faces, for twice the classifier's time (set "
+        "hold better on turned and moving faces, for twice the classifier's time (set "
         "false for a slow model on a small CPU, e.g. a VGG19 at 150x150 on a Pi 4)",
     )
     _model_path: Path = PrivateAttr()

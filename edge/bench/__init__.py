@@ -259,6 +259,7 @@ def run_bench(
     for model in models:
         entry = bench.model_section(model, frames, paced_s)
         entry["stage_ms"] = bench.stage_times(model, frames)
+        entry["mirror_average"] = config.classifier.mirror_average  # 2 passes per face
         entry["startup"] = bench.startup(model)
         report["models"][model.stem] = entry
     report["reuse"] = bench.reuse(models[0], frames, fps)

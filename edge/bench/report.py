@@ -20,14 +20,15 @@ def print_report(report: dict[str, Any], out: TextIO) -> None:
         print(f"\nmodel {name}", file=out)
         print("  stage            p50 ms  p95 ms", file=out)
         for stage, p in m["stage_ms"].items():
-            print(f"  {stage:<15}{_ms(p)}", file=out)
+            two = stage == "inference" and m.get("mirror_average")
+            print(f"  {stage:<15}{_ms(p)}{'   (face + mirror image)' if two else ''}", file=out)
         for stage, p in m["serial"]["stage_ms"].items():
             if stage != "analyze":
                 print(f"  {stage:<15}{_ms(p)}   (serial loop)", file=out)
         sweep = ", ".join(
             f"{t} thr {p['p50']:.2f} ms" for t, p in m["inference_ms_by_threads"].items()
         )
-        print(f"  inference by threads: {sweep}", file=out)
+        print(f"  inference by threads (one pass): {sweep}", file=out)
         print(
             f"  unpaced: serial {m['serial']['fps']:.1f} fps, pipeline "
             f"{m['pipeline']['fps']:.1f} fps -> {m['pipeline_vs_serial_x']:.2f}x",
