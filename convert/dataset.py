@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from convert.common import ConvertError
+from edge.errors import printable
 from edge.model_meta import Framing
 from edge.sources.uri import IMAGE_SUFFIXES
 
@@ -32,9 +33,12 @@ class LabelledImages:
 
 
 def list_classes(folder: Path) -> list[str]:
-    if not folder.is_dir():
-        raise ConvertError(f"{folder}: data folder not found (expected one sub-folder per class)")
-    classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    """The class sub-folders' names, sorted; hidden ones (.ipynb_checkpoints) are not classes."""
+    _check_folder(folder)
+    try:
+        classes = _class_folders(folder)
+    except OSError as exc:  # a folder this user may not read
+        raise ConvertError(f"{exc.filename}: cannot be read ({exc.strerror})") from None
     if not classes:
         raise ConvertError(f"{folder}: no class sub-folders (e.g. {folder}/happy/*.jpg)")
     return classes
@@ -42,22 +46,82 @@ def list_classes(folder: Path) -> list[str]:
 
 def scan(folder: Path, classes: list[str] | None = None) -> LabelledImages:
     """Every image below folder/<class>/, in name order; `classes` fixes the label order."""
-    found = list_classes(folder)
-    classes = classes or found
-    unknown = sorted(set(found) - set(classes))
-    if unknown:
+    classes = classes or list_classes(folder)
+    files, _ = find_images(folder, classes)
+    return LabelledImages([path for path, _ in files], [index for _, index in files], classes)
+
+
+def _check_folder(data: Path) -> None:
+    if not data.exists():
+        raise ConvertError(f"{data}: data folder not found (one sub-folder per class)")
+    if not data.is_dir():
+        raise ConvertError(f"{data}: not a folder (give a folder with one sub-folder per class)")
+
+
+def _class_folders(data: Path) -> list[str]:
+    return sorted(p.name for p in data.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _has_folders(folder: Path) -> bool:
+    try:
+        return any(p.is_dir() for p in folder.iterdir())
+    except OSError:
+        return False
+
+
+def _not_labels_message(data: Path, unknown: list[str], labels: list[str]) -> str:
+    by_lower = {label.lower(): label for label in labels}
+    renames = [
+        f"{name} -> {by_lower[name.lower()]}" for name in unknown if name.lower() in by_lower
+    ]
+    if renames:
+        fix = f"labels are case-sensitive: rename {', '.join(renames)}"
+    elif all(_has_folders(data / name) for name in unknown):
+        fix = f"this looks like a dataset root: give one split, e.g. {data / unknown[0]}"
+    else:
+        fix = "rename each to one of the labels, or move it out of the folder"
+    return (
+        f"{data}: folder(s) {printable(', '.join(unknown))} are not among the model's labels "
+        f"({', '.join(labels)}); {fix}"
+    )
+
+
+def find_images(data: Path, labels: list[str]) -> tuple[list[tuple[Path, int]], list[str]]:
+    """(image, label index) for every image file in data/<label>/, and labels with none.
+
+    A folder that is not a label is an error, not skipped: a misspelt class would otherwise
+    drop its images without anyone noticing. Hidden folders (.ipynb_checkpoints) are ignored.
+    """
+    _check_folder(data)
+    try:
+        return _list_images(data, labels)
+    except OSError as exc:  # a folder this user may not read
+        raise ConvertError(f"{exc.filename}: cannot be read ({exc.strerror})") from None
+
+
+def _list_images(data: Path, labels: list[str]) -> tuple[list[tuple[Path, int]], list[str]]:
+    folders = _class_folders(data)
+    if not folders:
         raise ConvertError(
-            f"{folder}: classes {unknown} are not among the model's labels {classes}"
+            f"{data}: no class sub-folders (put the images in "
+            f"{', '.join(f'{data / label}/' for label in labels[:2])}, ... named after the "
+            "model's labels)"
         )
-    paths, labels = [], []
-    for index, name in enumerate(classes):
-        for path in sorted((folder / name).glob("*")) if (folder / name).is_dir() else []:
-            if path.suffix.lower() in IMAGE_SUFFIXES:
-                paths.append(path)
-                labels.append(index)
-    if not paths:
-        raise ConvertError(f"{folder}: no images in its class folders")
-    return LabelledImages(paths, labels, classes)
+    unknown = [name for name in folders if name not in labels]
+    if unknown:
+        raise ConvertError(_not_labels_message(data, unknown, labels))
+    files = [
+        (path, index)
+        for index, label in enumerate(labels)
+        if label in folders
+        for path in sorted((data / label).iterdir())
+        if path.suffix.lower() in IMAGE_SUFFIXES
+    ]
+    if not files:
+        suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
+        raise ConvertError(f"{data}: no images in its class folders ({suffixes})")
+    counted = {index for _, index in files}
+    return files, [label for i, label in enumerate(labels) if i not in counted]
 
 
 def balanced_sample(images: LabelledImages, count: int, seed: int = 0) -> LabelledImages:

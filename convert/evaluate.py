@@ -24,12 +24,12 @@ from typing import Any, Literal
 import numpy as np
 
 from convert.common import ConvertError
+from convert.dataset import find_images
 from convert.evaluate_report import build_report, write_report
 from edge.errors import printable
 from edge.model_meta import ModelMeta, load_model_meta
 from edge.sources.base import as_bgr
 from edge.sources.images import read_image
-from edge.sources.uri import IMAGE_SUFFIXES
 from edge.stages import Stages
 from edge.types import Frame
 
@@ -70,70 +70,6 @@ def check_model(model: Path) -> ModelMeta:
     if not model.is_file():
         raise ConvertError(f"{model}: model not found (give the .tflite that convert build wrote)")
     return load_model_meta(model)  # a missing or bad sidecar is a ModelError naming the .json
-
-
-def _has_folders(folder: Path) -> bool:
-    try:
-        return any(p.is_dir() for p in folder.iterdir())
-    except OSError:
-        return False
-
-
-def _not_labels_message(data: Path, unknown: list[str], labels: list[str]) -> str:
-    by_lower = {label.lower(): label for label in labels}
-    renames = [
-        f"{name} -> {by_lower[name.lower()]}" for name in unknown if name.lower() in by_lower
-    ]
-    if renames:
-        fix = f"labels are case-sensitive: rename {', '.join(renames)}"
-    elif all(_has_folders(data / name) for name in unknown):
-        fix = f"this looks like a dataset root: give one split, e.g. {data / unknown[0]}"
-    else:
-        fix = "rename each to one of the labels, or move it out of the folder"
-    return (
-        f"{data}: folder(s) {printable(', '.join(unknown))} are not among the model's labels "
-        f"({', '.join(labels)}); {fix}"
-    )
-
-
-def find_images(data: Path, labels: list[str]) -> tuple[list[tuple[Path, int]], list[str]]:
-    """(image, label index) for every image file in data/<label>/, and labels with none.
-
-    A folder that is not a label is an error, not skipped: a misspelt class would otherwise
-    drop its images without anyone noticing. Hidden folders (.ipynb_checkpoints) are ignored.
-    """
-    if not data.exists():
-        raise ConvertError(f"{data}: data folder not found (one sub-folder per class)")
-    if not data.is_dir():
-        raise ConvertError(f"{data}: not a folder (give a folder with one sub-folder per class)")
-    try:
-        return _list_images(data, labels)
-    except OSError as exc:  # a folder this user may not read
-        raise ConvertError(f"{exc.filename}: cannot be read ({exc.strerror})") from None
-
-
-def _list_images(data: Path, labels: list[str]) -> tuple[list[tuple[Path, int]], list[str]]:
-    folders = sorted(p.name for p in data.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not folders:
-        raise ConvertError(
-            f"{data}: no class sub-folders (put the images in {data / labels[0]}/, "
-            f"{data / labels[1]}/, ... named after the model's labels)"
-        )
-    unknown = [name for name in folders if name not in labels]
-    if unknown:
-        raise ConvertError(_not_labels_message(data, unknown, labels))
-    files = [
-        (path, index)
-        for index, label in enumerate(labels)
-        if label in folders
-        for path in sorted((data / label).iterdir())
-        if path.suffix.lower() in IMAGE_SUFFIXES
-    ]
-    if not files:
-        suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
-        raise ConvertError(f"{data}: no images in its class folders ({suffixes})")
-    counted = {index for _, index in files}
-    return files, [label for i, label in enumerate(labels) if i not in counted]
 
 
 def prepare_out(out: Path) -> Path:

@@ -357,3 +357,28 @@ def test_the_command_line_end_to_end(labelled: Path, tmp_path: Path, expected):
     assert (
         refused.stderr == f"convert: {missing}: data folder not found (one sub-folder per class)\n"
     )
+
+
+def test_build_and_train_list_a_dataset_by_the_same_rules(tmp_path: Path):
+    """convert.dataset.scan (build, train) and evaluate share one lister: a hidden folder is
+    not a class, and a misspelt one is refused with the same fix evaluate gives."""
+    from convert.common import ConvertError
+    from convert.dataset import list_classes, scan
+
+    for name in ("happy/a.png", "sad/b.jpg", "sad/notes.txt", ".ipynb_checkpoints/x.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    assert list_classes(tmp_path) == ["happy", "sad"]
+    images = scan(tmp_path)
+    assert [p.name for p in images.paths] == ["a.png", "b.jpg"] and images.labels == [0, 1]
+    reordered = scan(tmp_path, ["sad", "happy"])  # the model's label order, not the folders'
+    assert [
+        (p.name, label) for p, label in zip(reordered.paths, reordered.labels, strict=True)
+    ] == [
+        ("b.jpg", 0),
+        ("a.png", 1),
+    ]
+    with pytest.raises(ConvertError, match=r"folder\(s\) happy are not among .* rename each"):
+        scan(tmp_path, ["sad", "angry"])
+    with pytest.raises(ConvertError, match=r"data folder not found"):
+        list_classes(tmp_path / "nowhere")
