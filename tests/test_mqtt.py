@@ -10,12 +10,10 @@ import socket
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import cv2
-import paho.mqtt.client as mqtt
 import pytest
 
 from edge.config import load_config
@@ -82,38 +80,6 @@ def result(
         decision=Decision(label, confidence if label else None),
         smoothed_scores=scores if label else {},
     )
-
-
-def retained_now(port: int, topic_filter: str = "#", timeout_s: float = 10) -> dict[str, bytes]:
-    """The retained messages the broker holds under `topic_filter` at this moment.
-
-    The broker sends them when it handles the SUBSCRIBE; a message published after the
-    SUBACK on a second topic arrives after all of them, so its arrival ends the list.
-    """
-    held: dict[str, bytes] = {}
-    subscribed, complete = threading.Event(), threading.Event()
-    marker = f"test-marker/{uuid.uuid4().hex}"
-
-    def on_message(client: object, userdata: object, message: mqtt.MQTTMessage) -> None:
-        if message.topic == marker:
-            complete.set()
-        elif message.retain:
-            held[message.topic] = message.payload
-
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"held-{marker[12:]}")
-    client.on_message = on_message
-    client.on_subscribe = lambda *args: subscribed.set()
-    client.connect("127.0.0.1", port, keepalive=10)
-    client.loop_start()
-    try:
-        client.subscribe([(topic_filter, 1), (marker, 1)])
-        assert subscribed.wait(timeout_s), "no SUBACK"
-        client.publish(marker, "end", qos=1)
-        assert complete.wait(timeout_s), "the marker did not come back"
-    finally:
-        client.disconnect()
-        client.loop_stop()
-    return held
 
 
 def device_config(tmp_path: Path, port: int, extra: str = "") -> Path:

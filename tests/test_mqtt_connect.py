@@ -13,8 +13,8 @@ from edge.errors import ConfigError
 from edge.sinks.mqtt_sink import MqttSink
 from edge.stats import PipelineStats
 from tests.conftest import ROOT
-from tests.mqtt_broker import Broker, Subscriber, wait_until
-from tests.test_mqtt import LABELS, result, retained_now
+from tests.mqtt_broker import Broker, Subscriber, retained_now, wait_until
+from tests.test_mqtt import LABELS, result
 
 pytestmark = pytest.mark.timeout(180)
 UNIT = ROOT / "systemd" / "emotion-edge.service"

@@ -28,8 +28,8 @@ from edge.sinks.mqtt_policy import (
 from edge.sinks.mqtt_sink import MqttSink
 from edge.stats import PipelineStats
 from tests.conftest import start_program, stop_program
-from tests.mqtt_broker import Broker, Subscriber, wait_until
-from tests.test_mqtt import LABELS, result, retained_now
+from tests.mqtt_broker import Broker, Subscriber, retained_now, wait_until
+from tests.test_mqtt import LABELS, result
 
 pytestmark = pytest.mark.timeout(180)
 PREFIX = "emotion-edge/ent"

@@ -15,8 +15,8 @@ from edge.sinks.mqtt_record import Announcement, load_record, record_path
 from edge.sinks.mqtt_sink import MqttSink
 from edge.stats import PipelineStats
 from tests.conftest import ROOT, run_cli
-from tests.mqtt_broker import Broker, wait_until
-from tests.test_mqtt import LABELS, result, retained_now
+from tests.mqtt_broker import Broker, retained_now, wait_until
+from tests.test_mqtt import LABELS, result
 
 pytestmark = pytest.mark.timeout(240)
 
