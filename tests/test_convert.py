@@ -118,9 +118,10 @@ def test_build_int8_with_report_matches_a_computation_here(
             # the sidecar's input, computed here: RGB, 48 -> 32 px by area, pixel / 255
             rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
             x = cv2.resize(rgb, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
-            float_probs = np.sort(model.predict(x[np.newaxis], verbose=0)[0])
-            float_gaps.append(float(float_probs[-1] - float_probs[-2]))
-            float_top.append(int(np.argmax(model.predict(x[np.newaxis], verbose=0)[0])))
+            float_probs = model.predict(x[np.newaxis], verbose=0)[0]
+            float_top.append(int(np.argmax(float_probs)))
+            top_two = np.sort(float_probs)[-2:]
+            float_gaps.append(float(top_two[1] - top_two[0]))
             q = np.clip(np.round(x / q_scale) + q_zero, q_info.min, q_info.max)
             interpreter.set_tensor(tensor_in["index"], q.astype(tensor_in["dtype"])[np.newaxis])
             interpreter.invoke()
