@@ -8,10 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from convert.archs import ARCHS
 from convert.common import ConvertError
 from edge.errors import EdgeError
 
 ROOT = Path(__file__).resolve().parent.parent
+ARCH_HELP = "; ".join(
+    f"{name}: {arch.what}, {arch.size} px {arch.color}" for name, arch in ARCHS.items()
+)
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -82,6 +86,59 @@ def _which_images(quality: dict[str, Any]) -> str:
     if quality["used_for_calibration"] == quality["images"]:
         return "calibration (none held out: give --report other faces)"
     return "held-out"
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from convert.train import TrainOptions, train
+
+    for name in ("epochs", "batch", "size", "limit"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ConvertError(f"--{name} {value}: must be 1 or more")
+    options = TrainOptions(
+        data=args.data,
+        out=args.out,
+        arch=args.arch,
+        size=args.size,
+        color=args.color,
+        epochs=args.epochs,
+        batch=args.batch,
+        patience=args.patience,
+        learning_rate=args.learning_rate,
+        imagenet_weights=args.imagenet_weights,
+        seed=args.seed,
+        limit=args.limit,
+        resume=args.resume,
+        cache=args.cache,
+    )
+    report = train(options)
+    print(train_summary(report))
+    return 130 if report["interrupted"] else 0
+
+
+def train_summary(report: dict[str, Any]) -> str:
+    files = report["files"]
+    lines = [
+        f"{report['epochs_run']} epochs in {report['train_seconds'] / 60:.1f} min; best "
+        f"validation accuracy {report['best_val_accuracy']:.1%} at epoch {report['best_epoch']}"
+    ]
+    if report["interrupted"]:
+        lines.append(
+            f"interrupted: the best model so far is {files['best']}; continue with the same "
+            "command and --resume"
+        )
+    else:
+        test = report["test"]
+        lines.append(
+            f"test ({report['scored_faces']['test']} faces): accuracy {test['accuracy']:.1%}, "
+            f"macro-F1 {test['macro_f1']:.3f}"
+        )
+    lines.append(
+        f"wrote {files['best']} (best), {files['curve']}, {files['report']}; make it int8 "
+        f"with: python -m convert build {files['best']} --labels {','.join(report['classes'])} "
+        "--calibration FOLDER --out MODEL.tflite"
+    )
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,19 +228,57 @@ def main(argv: list[str] | None = None) -> int:
         "or none: the box grown by faces.margin, as seen",
     )
 
-    trainer = sub.add_parser("train", help="train the VGG19 on DATA/{train,valid,test}/<class>/")
-    trainer.add_argument("data", type=Path)
+    trainer = sub.add_parser(
+        "train",
+        help="train an emotion classifier on FER+ or DATA/{train,valid,test}/<class>/",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    trainer.add_argument(
+        "data",
+        type=Path,
+        help="a FER+ folder (FER2013Train/, FER2013Valid/, FER2013Test/ with label.csv) "
+        "or one with train/, valid/, test/, each holding one sub-folder per class",
+    )
     trainer.add_argument("--out", type=Path, required=True, help="the .keras file to write")
-    trainer.add_argument("--size", type=int, default=150)
-    trainer.add_argument("--color", choices=["rgb", "grayscale"], default="rgb")
-    trainer.add_argument("--epochs", type=int, default=30)
-    trainer.add_argument("--batch", type=int, default=32)
-    trainer.add_argument("--patience", type=int, default=5)
-    trainer.add_argument("--learning-rate", type=float, default=1e-4)
+    trainer.add_argument("--arch", choices=sorted(ARCHS), default="vgg-compact", help=ARCH_HELP)
+    trainer.add_argument(
+        "--size", type=int, help="input side in pixels (default: the arch's, 48 or 150)"
+    )
+    trainer.add_argument(
+        "--color",
+        choices=["rgb", "grayscale"],
+        help="input colour (default: the arch's, grayscale or rgb)",
+    )
+    trainer.add_argument("--epochs", type=int, default=30, help="at most this many epochs")
+    trainer.add_argument("--batch", type=int, default=64, help="images per step")
+    trainer.add_argument(
+        "--patience",
+        type=int,
+        default=8,
+        help="stop after this many epochs without a better validation accuracy",
+    )
+    trainer.add_argument(
+        "--learning-rate", type=float, default=1e-3, help="AdamW's peak rate (cosine decay)"
+    )
+    trainer.add_argument("--seed", type=int, default=0, help="makes a run repeatable")
+    trainer.add_argument(
+        "--limit", type=int, metavar="N", help="at most N faces per split (a quick trial)"
+    )
+    trainer.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run whose files are beside --out (after Ctrl-C or to add epochs)",
+    )
+    trainer.add_argument(
+        "--cache",
+        type=Path,
+        metavar="FOLDER",
+        help="where the decoded images are kept (default: ~/.cache/emotion-edge/datasets)",
+    )
     trainer.add_argument(
         "--imagenet-weights",
         type=Path,
-        help="a local VGG19 no-top weights .h5 (nothing is downloaded)",
+        help="--arch vgg19 only: a local VGG19 no-top weights .h5 (nothing is downloaded)",
     )
 
     evaluation = sub.add_parser(
@@ -229,26 +324,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(summary(evaluate(options)))
         elif args.command == "train":
-            from convert.train import TrainOptions, train
-
-            report = train(
-                TrainOptions(
-                    data=args.data,
-                    out=args.out,
-                    size=args.size,
-                    color=args.color,
-                    epochs=args.epochs,
-                    batch=args.batch,
-                    patience=args.patience,
-                    learning_rate=args.learning_rate,
-                    imagenet_weights=args.imagenet_weights,
-                )
-            )
-            test = report["test"]
-            print(
-                f"wrote {args.out}: test accuracy {test['accuracy']:.1%}, macro-F1 "
-                f"{test['macro_f1']:.3f} after {report['epochs_run']} epochs"
-            )
+            return run_train(args)
         elif args.command == "default-model":
             from convert.default_model import build_default_model
 

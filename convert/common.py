@@ -25,6 +25,8 @@ class ConvertError(EdgeError):
 
 
 def tensorflow() -> Any:
+    # TensorFlow's C++ start-up lines (CUDA probing, CPU features) say nothing a user can act on
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         import tensorflow as tf
     except ImportError as exc:
