@@ -86,7 +86,6 @@ class FrameAnalyzer:
         faces: list[FaceResult] = []
         probabilities_of: dict[int, np.ndarray] = {}  # by id of the FaceResult
         preprocess_ms = inference_ms = 0.0
-        calls_before = self.classifier_calls
         now_s = frame.time_s  # a file's own time: its answers do not depend on the machine
         for det in chosen:
             track = self.tracks.match(det.box_xywh)
@@ -125,12 +124,6 @@ class FrameAnalyzer:
             faces.append(face)
             probabilities_of[id(face)] = probabilities
         self.tracks.forget_stale(now_s)
-        self._note_cost(
-            now_s,
-            (preprocess_ms + inference_ms) / 1000.0
-            if calls_before < self.classifier_calls
-            else None,
-        )
         primary = largest_face(faces)  # it drives the reported emotion, as the outputs say
         smoothed = self.smoother.update(probabilities_of[id(primary)] if primary else None, now_s)
         decision = self.decider.update(smoothed, now_s)
@@ -154,13 +147,3 @@ class FrameAnalyzer:
             model_name=self.classifier.name,
             source_file=frame.source_file,
         )
-
-    def _note_cost(self, now_s: float, classify_s: float | None) -> None:
-        cost = self.tracks.cost
-        if cost.note(now_s, classify_s) and self.tracks.cfg.enabled == "auto":
-            log.info(
-                "reuse %s: the classifier takes %.1f ms, frames come every %.1f ms",
-                "on" if cost.worth_it else "off",
-                (cost.classify_s or 0.0) * 1000,
-                (cost.interval_s or 0.0) * 1000,
-            )

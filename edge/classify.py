@@ -12,6 +12,7 @@ import numpy as np
 
 from edge.errors import ModelError
 from edge.interpreter import load_interpreter, require_model_file
+from edge.model_cost import multiply_adds
 from edge.model_meta import ModelMeta, load_model_meta
 from edge.preprocess import dequantize, normalize, quantize, softmax, to_model_pixels
 
@@ -65,6 +66,10 @@ class TFLiteClassifier:
         self._in_scale, self._in_zero = _quant_params(self._input)
         self._out_scale, self._out_zero = _quant_params(self._output)
         self._in_dtype = np.dtype(self._input["dtype"])
+        per_pass = multiply_adds(self.interpreter)
+        self.multiply_adds_per_face = (
+            None if per_pass is None else per_pass * (2 if mirror_average else 1)
+        )
 
     def _check_shapes(self) -> None:
         path, meta = self.model_path, self.meta

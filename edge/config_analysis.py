@@ -35,9 +35,10 @@ class ReuseConfig(Section):
     enabled: bool | Literal["auto"] = Field(
         default="auto",
         description="reuse a face's last scores while it has not moved or changed, instead "
-        "of running the classifier on every frame; auto: only while the classifier takes "
-        "more than a quarter of the time between frames (a VGG19 on a Pi: yes; the default "
-        "model: no, reuse would save nothing and cost agreement)",
+        "of running the classifier on every frame; auto: only for a model that needs at least "
+        "1 G multiply-adds a face, counted from its graph (a VGG19-150: yes; the bundled "
+        "models: no, reuse would save little and cost agreement), never from how busy the "
+        "machine is",
     )
     max_age_s: float = Field(
         default=1.0, ge=0.0, le=60.0, description="classify a face again after this long anyway"

@@ -23,6 +23,7 @@ from edge.sinks.jsonl import JsonLinesSink
 from edge.sources import FeedPolicy, make_source, resolve_source
 from edge.stages import open_stages
 from edge.stats import PipelineStats, peak_rss_mb, process_age_s
+from edge.track import reuse_state
 
 if TYPE_CHECKING:
     from edge.display.drm import CameraPreview
@@ -195,7 +196,7 @@ def run_pipeline(
             "detector": config.detector.model,
             "source": source.description,
             "classifier_calls": analyzer.classifier_calls,
-            "reuse": reuse_state(config.reuse.enabled, analyzer.tracks.active),
+            "reuse": reuse_state(config.reuse.enabled, classifier.multiply_adds_per_face),
             "results_not_written": sum(getattr(s, "not_written", 0) for s in sinks),
             "images_skipped": getattr(source, "skipped", 0),
         },
@@ -214,13 +215,6 @@ def run_pipeline(
     if pipeline.stuck:
         end_process_now(code)
     return code
-
-
-def reuse_state(setting: bool | str, active: bool) -> str:
-    """What reuse did, as the summary says it: on, off, or auto's decision at the end."""
-    if setting == "auto":
-        return f"auto, {'on' if active else 'off'} at the end"
-    return "on" if setting else "off"
 
 
 def end_process_now(code: int) -> None:

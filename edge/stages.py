@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,9 @@ from edge.analyze import FrameAnalyzer
 from edge.blazeface import BlazeFaceDetector
 from edge.classify import TFLiteClassifier
 from edge.config import Config
+from edge.track import reuse_state, reuse_wanted
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -39,9 +43,11 @@ def open_stages(
         threads or config.classifier.threads,
         mirror_average=config.classifier.mirror_average,
     )
-    reuse_cfg = (
-        config.reuse if reuse is None else config.reuse.model_copy(update={"enabled": reuse})
-    )
+    setting = config.reuse.enabled if reuse is None else reuse
+    wanted = reuse_wanted(setting, classifier.multiply_adds_per_face)
+    if setting == "auto":
+        log.info("reuse %s", reuse_state(setting, classifier.multiply_adds_per_face))
+    reuse_cfg = config.reuse.model_copy(update={"enabled": wanted})
     detector = BlazeFaceDetector(config.detector)
     try:
         analyzer = FrameAnalyzer(detector, classifier, config.faces, config.smoothing, reuse_cfg)

@@ -19,9 +19,11 @@ import numpy as np
 from edge.config_analysis import ReuseConfig
 
 THUMB_PX = 16
-# reuse: auto turns on when a classification costs more than this share of the time between
-# frames, and off again below the lower share (a gap, so that it does not toggle)
-AUTO_ON_SHARE, AUTO_OFF_SHARE = 0.25, 0.15
+# reuse: auto is on for a model that needs at least this many multiply-adds a face (all its
+# passes, mirror included), counted from its graph (edge/model_cost.py), so that the same
+# file gives the same answers on a quiet and a busy machine. The models we ship need 10 to
+# 140 M; a VGG19 at 150 px 16.8 G: the line sits more than an order of magnitude from both.
+AUTO_MIN_MULTIPLY_ADDS = 1_000_000_000
 
 
 def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -51,34 +53,24 @@ class Track:
     seen_at_s: float
 
 
-class ReuseCost:
-    """reuse.enabled: auto: is classifying a real cost at this source's frame rate?
+def reuse_wanted(setting: bool | str, multiply_adds_per_face: int | None) -> bool:
+    """reuse.enabled resolved: auto from the model's cost (unknown: off, every face classified)."""
+    if setting == "auto":
+        return (multiply_adds_per_face or 0) >= AUTO_MIN_MULTIPLY_ADDS
+    return bool(setting)
 
-    Fed once a frame with the frame's time and the classifier's time (when it ran); both
-    are smoothed, so one slow call or one late frame does not flip the answer.
-    """
 
-    def __init__(self) -> None:
-        self.classify_s: float | None = None
-        self.interval_s: float | None = None
-        self.worth_it = False
-        self._last_frame_s: float | None = None
-
-    def note(self, frame_time_s: float, classify_s: float | None) -> bool:
-        """True when this frame changed the answer."""
-        if self._last_frame_s is not None and frame_time_s > self._last_frame_s:
-            gap = frame_time_s - self._last_frame_s
-            self.interval_s = gap if self.interval_s is None else 0.9 * self.interval_s + 0.1 * gap
-        self._last_frame_s = frame_time_s
-        if classify_s is not None:
-            last = self.classify_s
-            self.classify_s = classify_s if last is None else 0.8 * last + 0.2 * classify_s
-        if self.classify_s is None or self.interval_s is None:
-            return False
-        share = self.classify_s / self.interval_s
-        wanted = share > (AUTO_OFF_SHARE if self.worth_it else AUTO_ON_SHARE)
-        changed, self.worth_it = wanted != self.worth_it, wanted
-        return changed
+def reuse_state(setting: bool | str, multiply_adds_per_face: int | None) -> str:
+    """What reuse does, as the run's summary says it; auto's decision with its reason."""
+    on = "on" if reuse_wanted(setting, multiply_adds_per_face) else "off"
+    if setting != "auto":
+        return on
+    if multiply_adds_per_face is None:
+        return "auto: off (the model's cost could not be counted)"
+    return (
+        f"auto: {on} (the model needs {multiply_adds_per_face / 1e9:.2f} G multiply-adds a "
+        f"face; on from {AUTO_MIN_MULTIPLY_ADDS / 1e9:.1f} G)"
+    )
 
 
 class FaceTracks:
@@ -87,13 +79,11 @@ class FaceTracks:
     def __init__(self, cfg: ReuseConfig) -> None:
         self.cfg = cfg
         self.tracks: list[Track] = []
-        self.cost = ReuseCost()
 
     @property
     def active(self) -> bool:
-        if self.cfg.enabled == "auto":
-            return self.cost.worth_it
-        return bool(self.cfg.enabled)
+        """auto is resolved by open_stages (reuse_wanted); an unresolved auto is off."""
+        return self.cfg.enabled is True
 
     def match(self, box_xywh: tuple[int, int, int, int]) -> Track | None:
         best = max(self.tracks, key=lambda t: iou(t.box_xywh, box_xywh), default=None)

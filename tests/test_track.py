@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edge.config_analysis import ReuseConfig
-from edge.track import FaceTracks, ReuseCost, iou, thumbnail
+from edge.track import FaceTracks, iou, thumbnail
 from edge.types import Frame
 
 
@@ -90,28 +90,45 @@ def test_thumbnail_is_small_and_signed(astronaut_bgr):
 
 
 @pytest.mark.parametrize(
-    ("classify_ms", "fps", "worth_it"),
+    ("setting", "multiply_adds", "wanted"),
     [
-        (0.5, 15, False),  # the default model: reuse would save nothing
-        (10.0, 15, False),  # 15 % of a 67 ms frame interval
-        (20.0, 15, True),  # 30 %
-        (150.0, 15, True),  # a VGG19 on a Pi 4: slower than the camera
-        (20.0, 5, False),  # the same classifier at a slow camera's rate
+        ("auto", 140_000_000, False),  # the bundled compact VGG, mirror average on
+        ("auto", 999_999_999, False),
+        ("auto", 1_000_000_000, True),
+        ("auto", 16_800_000_000, True),  # a VGG19 at 150 px, mirror average on
+        ("auto", None, False),  # cost unknown: classify every face
+        (True, 10, True),
+        (False, 16_800_000_000, False),
     ],
 )
-def test_reuse_auto_turns_on_only_where_classifying_costs(classify_ms, fps, worth_it):
-    cost = ReuseCost()
-    for i in range(60):
-        cost.note(i / fps, classify_ms / 1000 if i % 2 == 0 else None)
-    assert cost.worth_it is worth_it
+def test_reuse_auto_is_decided_by_the_models_cost_alone(setting, multiply_adds, wanted):
+    from edge.track import reuse_wanted
+
+    assert reuse_wanted(setting, multiply_adds) is wanted
 
 
-def test_reuse_auto_does_not_toggle_around_its_threshold():
-    cost = ReuseCost()
-    changes = 0
-    for i in range(300):  # 20 s at 15 fps, the classifier's time wandering 12..22 ms
-        changes += cost.note(i / 15, (17 + 5 * np.sin(i / 7)) / 1000)
-    assert changes <= 1
+def test_the_multiply_adds_are_counted_from_the_graph(tmp_path):
+    """A conv, a depthwise conv and a dense layer of known sizes, counted by hand."""
+    import tensorflow as tf
+
+    from convert.int8 import convert_float
+    from edge.interpreter import load_interpreter
+    from edge.model_cost import multiply_adds
+
+    keras = tf.keras
+    model = keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            keras.layers.Conv2D(8, 3, padding="same"),  # 16*16*8 outputs x 3*3*3
+            keras.layers.DepthwiseConv2D(3, padding="valid"),  # 14*14*8 outputs x 3*3
+            keras.layers.Flatten(),
+            keras.layers.Dense(5),  # 5 outputs x 14*14*8
+        ]
+    )
+    path = tmp_path / "m.tflite"
+    path.write_bytes(convert_float(model))
+    interpreter, _ = load_interpreter(path, 1)
+    assert multiply_adds(interpreter) == 16 * 16 * 8 * 27 + 14 * 14 * 8 * 9 + 5 * 14 * 14 * 8
 
 
 def test_reuse_auto_in_the_analyzer_is_off_for_the_default_model(analyzer_for, astronaut_bgr):
@@ -122,11 +139,16 @@ def test_reuse_auto_in_the_analyzer_is_off_for_the_default_model(analyzer_for, a
 
 
 @pytest.mark.parametrize(
-    ("setting", "active", "said"),
-    [(True, True, "on"), (False, False, "off"), ("auto", False, "auto, off at the end"),
-     ("auto", True, "auto, on at the end")],
-)  # fmt: skip
-def test_the_summary_says_what_reuse_did(setting, active, said):
-    from edge.runner import reuse_state
+    ("setting", "multiply_adds", "said"),
+    [
+        (True, None, "on"),
+        (False, 10**10, "off"),
+        ("auto", 140_000_000, "auto: off (the model needs 0.14 G multiply-adds a face; on from 1.0 G)"),
+        ("auto", 16_760_000_000, "auto: on (the model needs 16.76 G multiply-adds a face; on from 1.0 G)"),
+        ("auto", None, "auto: off (the model's cost could not be counted)"),
+    ],
+)
+def test_the_summary_says_what_reuse_does_and_why(setting, multiply_adds, said):
+    from edge.track import reuse_state
 
-    assert reuse_state(setting, active) == said
+    assert reuse_state(setting, multiply_adds) == said
