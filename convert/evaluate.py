@@ -10,6 +10,9 @@ both sides at most `crop_max_px` (default twice the model's input, the size belo
 `build` also treats an image as a crop), and classified whole, as the device classifies a
 crop; a larger one is skipped and counted. Unreadable files are skipped and counted, as the
 device's image source does.
+
+The labelled folder has one sub-folder per label, or is one FER+ split (FER2013Test/ with
+its label.csv): then its faces with a strict majority of votes are scored (convert/ferplus.py).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from convert import ferplus
 from convert.common import ConvertError
 from convert.dataset import find_images
 from convert.evaluate_report import build_report, write_report
@@ -135,6 +139,18 @@ def run_images(
     return samples
 
 
+def labelled_files(data: Path, labels: list[str]) -> tuple[list[tuple[Path, int]], list[str]]:
+    """A FER+ split (label.csv: its strict-majority faces) or one folder per label."""
+    if ferplus.is_split(data):
+        return ferplus.scored_files(data, labels)
+    if ferplus.is_ferplus(data):
+        raise ConvertError(
+            f"{data}: a FER+ folder with several splits; give one, e.g. "
+            f"{data / ferplus.SPLITS['test']}"
+        )
+    return find_images(data, labels)
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as stream:
@@ -152,7 +168,7 @@ def evaluate(options: EvaluateOptions) -> dict[str, Any]:
         raise ConvertError(f"--crop-max-px: must be 1 or more (got {options.crop_max_px})")
     meta = check_model(options.model)
     labels = list(meta.labels)
-    files, missing = find_images(options.data, labels)
+    files, missing = labelled_files(options.data, labels)
     config = load_config(options.config)
     # the largest face is what a frame's reported emotion describes; the rest is the device's
     faces = config.faces.model_copy(update={"policy": "largest"})

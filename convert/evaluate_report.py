@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from convert.common import ConvertError
+from convert.confidence import confidence_figures
 from convert.report import metrics
 
 if TYPE_CHECKING:
@@ -88,6 +89,10 @@ def build_report(
             label: _ratio(int(hits[i]), int(chosen[i])) for i, label in enumerate(labels)
         },
         "confusion": base["confusion"],  # rows: truth, columns: predicted, in `labels` order
+        "confidence": confidence_figures(
+            [s.confidence for s in done if s.confidence is not None],
+            [s.predicted == s.truth for s in done if s.confidence is not None],
+        ),
         "images": [
             {
                 "file": s.file,
@@ -144,6 +149,7 @@ def markdown(report: dict[str, Any]) -> str:
         for label, row in zip(labels, report["confusion"], strict=True)
     ]
     lines += ["", "![confusion matrix](confusion.png)", ""]
+    lines += _confidence_lines(report["confidence"])
     skipped = [image for image in report["images"] if image["path"] in ("no_face", "unreadable")]
     if skipped:
         lines += ["Skipped:", ""]
@@ -152,6 +158,26 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(f"- and {len(skipped) - MD_SKIPPED_SHOWN} more (report.json)")
         lines.append("")
     return "\n".join(lines)
+
+
+def _confidence_lines(figures: dict[str, Any]) -> list[str]:
+    if not figures.get("images"):
+        return []
+    lines = [
+        f"Confidence: mean top score {figures['mean_confidence']:.1%} against an accuracy of "
+        f"{figures['accuracy']:.1%}; expected calibration error "
+        f"{figures['expected_calibration_error']:.3f} (0: a score of 0.7 is right 70 % of "
+        "the time).",
+        "",
+        "| smoothing.min_confidence | faces reported (the rest: uncertain) | their accuracy |",
+        "| ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {row['min_confidence']:.1f} | {row['reported_share']:.1%} | "
+        f"{_percent(row['accuracy_of_reported'])} |"
+        for row in figures["thresholds"]
+    ]
+    return [*lines, ""]
 
 
 def _text(image: np.ndarray, text: str, xy: tuple[int, int], scale: float, color=INK) -> None:

@@ -34,6 +34,8 @@ VOTE_COLUMNS = (
 )
 LABELS = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]  # our order
 SPLITS = {"train": "FER2013Train", "valid": "FER2013Valid", "test": "FER2013Test"}
+# where the project keeps it: ../shared/data/ferplus beside the checkout (never inside it)
+SHARED_FERPLUS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ferplus"
 _TO_OURS = [VOTE_COLUMNS.index(label) for label in LABELS]
 
 
@@ -100,3 +102,28 @@ def split_folder(root: Path, split: str) -> Path:
             f"{', '.join(f'{name}/label.csv' for name in SPLITS.values())})"
         )
     return folder
+
+
+def is_split(folder: Path) -> bool:
+    return (folder / "label.csv").is_file()
+
+
+def scored_files(folder: Path, labels: list[str]) -> tuple[list[tuple[Path, int]], list[str]]:
+    """(image, index in `labels`) of one split's strictly-majority faces, and labels with none.
+
+    `labels` is the model's order, which may differ from ours; a FER+ emotion the model
+    lacks is an error, since its faces could never be right.
+    """
+    lacking = [label for label in LABELS if label not in labels]
+    if lacking:
+        raise ConvertError(
+            f"{folder}: FER+ has faces of {', '.join(lacking)}, which the model's labels "
+            f"({', '.join(labels)}) lack"
+        )
+    files = [
+        (folder / face.name, labels.index(LABELS[face.majority]))
+        for face in read_votes(folder / "label.csv")
+        if face.majority is not None
+    ]
+    present = {index for _, index in files}
+    return files, [label for i, label in enumerate(labels) if i not in present]

@@ -10,7 +10,9 @@ from typing import Any, Literal
 import numpy as np
 
 from convert.common import ConvertError, tensorflow, write_output
+from convert.report import agreement
 from edge.errors import first_line
+from edge.preprocess import dequantize, quantize
 
 IoType = Literal["int8", "uint8"]
 
@@ -78,3 +80,30 @@ def write_model(path: Path, tflite: bytes, sidecar: dict[str, Any]) -> None:
     write_output(
         path.with_suffix(".json"), (json.dumps(sidecar, indent=2, sort_keys=False) + "\n").encode()
     )
+
+
+def int8_predictions(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
+    """The int8 model's dequantised outputs for normalised inputs, quantised as on the device."""
+    interpreter = tensorflow().lite.Interpreter(model_content=tflite)
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    (scale, zero), (out_scale, out_zero) = inp["quantization"], out["quantization"]
+    rows = []
+    for x in inputs:
+        interpreter.set_tensor(inp["index"], quantize(x, scale, zero, np.dtype(np.int8))[None])
+        interpreter.invoke()
+        rows.append(dequantize(interpreter.get_tensor(out["index"])[0], out_scale, out_zero))
+    return np.stack(rows)
+
+
+def float_vs_int8(model: Any, tflite: bytes, inputs: np.ndarray) -> dict[str, Any]:
+    """Agreement of one pass, and of the mean of the face and its mirror image, which is
+    what the device reports with `classifier.mirror_average` (the default)."""
+    mirrored = np.ascontiguousarray(inputs[:, :, ::-1])
+    float_one, int8_one = model.predict(inputs, verbose=0), int8_predictions(tflite, inputs)
+    float_mirror = model.predict(mirrored, verbose=0)
+    int8_mirror = int8_predictions(tflite, mirrored)
+    return {
+        "one_pass": agreement(float_one, int8_one),
+        "mirror_averaged": agreement((float_one + float_mirror) / 2, (int8_one + int8_mirror) / 2),
+    }

@@ -21,7 +21,7 @@ from convert import archs
 from convert.common import ConvertError, tensorflow, write_output
 from convert.curve import write_curve
 from convert.report import metrics
-from convert.trainset import Dataset, Split, load
+from convert.trainset import Dataset, Split, layout_of, load
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +154,7 @@ def _check_resumable(options: TrainOptions, files: dict[str, Path]) -> dict[str,
 def train(options: TrainOptions) -> dict[str, Any]:
     if options.arch not in archs.ARCHS:
         raise ConvertError(f"--arch {options.arch}: unknown (choose from {', '.join(archs.ARCHS)})")
+    layout_of(options.data)  # a wrong folder is one line before anything is written
     files = files_for(options.out)
     state = _check_resumable(options, files) if options.resume else None
     if state is None:

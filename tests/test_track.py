@@ -143,8 +143,16 @@ def test_reuse_auto_in_the_analyzer_is_off_for_the_default_model(analyzer_for, a
     [
         (True, None, "on"),
         (False, 10**10, "off"),
-        ("auto", 140_000_000, "auto: off (the model needs 0.14 G multiply-adds a face; on from 1.0 G)"),
-        ("auto", 16_760_000_000, "auto: on (the model needs 16.76 G multiply-adds a face; on from 1.0 G)"),
+        (
+            "auto",
+            140_000_000,
+            "auto: off (the model needs 0.14 G multiply-adds a face; on from 1.0 G)",
+        ),
+        (
+            "auto",
+            16_760_000_000,
+            "auto: on (the model needs 16.76 G multiply-adds a face; on from 1.0 G)",
+        ),
         ("auto", None, "auto: off (the model's cost could not be counted)"),
     ],
 )

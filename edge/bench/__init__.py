@@ -50,7 +50,7 @@ def cached_models(vgg19: bool, default_model: Path) -> list[Path]:
     extra = []
     twin = CACHE / default_model.name.replace("int8", "float32")
     if not twin.is_file() and default_model.name.startswith("emotion_fer"):
-        from convert.default_model import build_float_twin
+        from convert.fer_model import build_float_twin
 
         build_float_twin(twin)
     if vgg19:
