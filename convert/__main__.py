@@ -89,6 +89,16 @@ def _which_images(quality: dict[str, Any]) -> str:
     return "held-out"
 
 
+class DefaultsShown(argparse.HelpFormatter):
+    """--help gives each option's default, unless there is none or its help says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in text:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def run_default_model(args: argparse.Namespace) -> int:
     from convert.default_model import build_default_model
 
@@ -169,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     default = sub.add_parser(
         "default-model",
         help="rebuild the bundled emotion model: train on FER+, int8, measure (about an hour)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsShown,
     )
     default.add_argument(
         "--data",
@@ -271,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     trainer = sub.add_parser(
         "train",
         help="train an emotion classifier on FER+ or DATA/{train,valid,test}/<class>/",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsShown,
     )
     trainer.add_argument(
         "data",
@@ -298,7 +308,9 @@ def main(argv: list[str] | None = None) -> int:
         help="stop after this many epochs without a better validation accuracy",
     )
     trainer.add_argument(
-        "--learning-rate", type=float, default=1e-3, help="AdamW's peak rate (cosine decay)"
+        "--learning-rate",
+        type=float,
+        help="AdamW's peak rate, decayed by a cosine (default: the arch's, 0.001 or 0.0001)",
     )
     trainer.add_argument("--seed", type=int, default=0, help="makes a run repeatable")
     trainer.add_argument(

@@ -20,12 +20,15 @@ from convert.vgg19 import build_vgg19
 class Arch:
     size: int
     color: str  # rgb | grayscale
+    learning_rate: float  # VGG19 has no batch norm: from scratch it needs a gentler rate
     what: str
 
 
 ARCHS = {
-    "vgg-compact": Arch(48, "grayscale", "VGG-style, 4 blocks of two 3x3 convs (24-48-96-192)"),
-    "vgg19": Arch(150, "rgb", "Keras VGG19 with a 7-class head (the original design)"),
+    "vgg-compact": Arch(
+        48, "grayscale", 1e-3, "VGG-style, 4 blocks of two 3x3 convs (24-48-96-192)"
+    ),
+    "vgg19": Arch(150, "rgb", 1e-4, "Keras VGG19 with a 7-class head (the original design)"),
 }
 COMPACT_BLOCKS = ((24, 2), (48, 2), (96, 2), (192, 2))  # (width, convolutions) per block
 

@@ -16,6 +16,7 @@ import logging
 import platform
 import shutil
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,9 @@ def recipe(data: Path, work: Path, resume: bool = False) -> TrainOptions:
         out=work / "vgg_compact.keras",
         arch="vgg-compact",
         epochs=EPOCHS,
+        batch=64,
+        patience=8,
+        learning_rate=1e-3,
         seed=SEED,
         resume=resume,
     )
@@ -123,7 +127,7 @@ def build_default_model(
     work = work or cache_dir() / "default-model"
     options = recipe(data, work, resume)
     files = files_for(options.out)
-    done = _finished(options, files["report"])
+    done = _finished(options, files)
     report = done or train(options)
     if report.get("interrupted"):
         raise ConvertError(f"training interrupted: continue with --resume (files in {work})")
@@ -188,17 +192,22 @@ def build_default_model(
     }
 
 
-def _finished(options: TrainOptions, report_path: Path) -> dict[str, Any] | None:
-    """A completed run of the same recipe in the work folder: build from it, do not retrain."""
-    if options.resume or not report_path.is_file():
+def _finished(options: TrainOptions, files: dict[str, Path]) -> dict[str, Any] | None:
+    """A completed run of this very recipe in the work folder: build from it, do not retrain."""
+    if options.resume or not files["report"].is_file():
         return None
     try:
-        report: dict[str, Any] = json.loads(report_path.read_text(encoding="utf-8"))
+        report: dict[str, Any] = json.loads(files["report"].read_text(encoding="utf-8"))
+        state = json.loads(files["state"].read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    same = report.get("seed") == SEED and report.get("arch") == options.arch
+    def comparable(given: dict[str, Any]) -> dict[str, str]:
+        paths = {k: str(Path(given[k]).resolve()) for k in ("data", "out") if k in given}
+        return {k: str(v) for k, v in given.items() if k != "resume"} | paths
+
+    same = comparable(state.get("options", {})) == comparable(asdict(options))
     if same and not report.get("interrupted") and "test" in report:
-        log.info("using the finished training run in %s", report_path.parent)
+        log.info("using the finished training run in %s", files["report"].parent)
         return report
     return None
 

@@ -38,7 +38,7 @@ class TrainOptions:
     epochs: int = 30
     batch: int = 64
     patience: int = 8
-    learning_rate: float = 1e-3
+    learning_rate: float | None = None  # None: the arch's own
     imagenet_weights: Path | None = None
     seed: int = 0
     limit: int | None = None  # at most this many faces per split (quick runs, tests)
@@ -47,6 +47,9 @@ class TrainOptions:
 
     def input_size(self) -> int:
         return self.size or archs.ARCHS[self.arch].size
+
+    def peak_learning_rate(self) -> float:
+        return self.learning_rate or archs.ARCHS[self.arch].learning_rate
 
     def channels(self) -> int:
         return 1 if (self.color or archs.ARCHS[self.arch].color) == "grayscale" else 3
@@ -117,7 +120,7 @@ def compiled_model(tf: Any, options: TrainOptions, classes: int, steps: int) -> 
         options.arch, options.input_size(), options.channels(), classes, options.imagenet_weights
     )
     schedule = keras.optimizers.schedules.CosineDecay(
-        options.learning_rate, decay_steps=max(1, steps * options.epochs), alpha=0.02
+        options.peak_learning_rate(), decay_steps=max(1, steps * options.epochs), alpha=0.02
     )
     model.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
