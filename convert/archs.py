@@ -44,8 +44,6 @@ def build(
         return build_vgg19(size, channels, classes, imagenet_weights)
     if arch != "vgg-compact":
         raise ConvertError(f"--arch {arch}: unknown (choose from {', '.join(ARCHS)})")
-    if imagenet_weights is not None:
-        raise ConvertError("--imagenet-weights is for --arch vgg19 only")
     return build_vgg_compact(size, channels, classes)
 
 

@@ -68,6 +68,8 @@ def choose_min_confidence(confidence: list[float], correct: list[bool]) -> float
     the test split.
     """
     scores, right = np.asarray(confidence, np.float64), np.asarray(correct, bool)
+    if not len(scores):
+        raise ValueError("choose_min_confidence needs at least one face")
     worth = np.where(right, 1, -1)
     totals = [int(worth[scores >= threshold].sum()) for threshold in CHOICES]
     return CHOICES[int(np.argmax(totals))]  # argmax: the first, lowest, of equal totals

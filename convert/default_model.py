@@ -22,19 +22,19 @@ from typing import Any
 
 import numpy as np
 
-from convert import ferplus
+from convert import ferplus, runstate
 from convert.common import ConvertError, cache_dir, sha256_of, tensorflow, write_output
 from convert.confidence import choose_min_confidence, confidence_figures
 from convert.int8 import (
     check_classifier,
     convert_float,
     convert_int8,
-    float_vs_int8,
     int8_predictions,
     write_model,
 )
-from convert.report import metrics
-from convert.train import TrainOptions, files_for, train
+from convert.report import agreement, metrics
+from convert.runstate import files_for
+from convert.train import TrainOptions, train
 from convert.trainset import Split, load
 from edge.model_meta import FER_STYLE_FRAMING, SCHEMA, ModelMeta
 
@@ -107,13 +107,51 @@ def _scored_inputs(split: Split) -> tuple[np.ndarray, np.ndarray]:
     return split.scored_images.astype(np.float32) / 255.0, split.scored_labels
 
 
-def _probabilities(model: Any, tflite: bytes, inputs: np.ndarray) -> dict[str, np.ndarray]:
+def _passes(model: Any, tflite: bytes, inputs: np.ndarray) -> dict[str, np.ndarray]:
+    """Float and int8 probabilities of each face and of its mirror image."""
     mirrored = np.ascontiguousarray(inputs[:, :, ::-1])
-    float_one = model.predict(inputs, verbose=0, batch_size=256)
-    int8_one = int8_predictions(tflite, inputs)
-    float_mirror = model.predict(mirrored, verbose=0, batch_size=256)
-    int8_mirror = int8_predictions(tflite, mirrored)
-    return {"float": (float_one + float_mirror) / 2, "int8": (int8_one + int8_mirror) / 2}
+    return {
+        "float": model.predict(inputs, verbose=0, batch_size=256),
+        "float_mirror": model.predict(mirrored, verbose=0, batch_size=256),
+        "int8": int8_predictions(tflite, inputs),
+        "int8_mirror": int8_predictions(tflite, mirrored),
+    }
+
+
+def _figures(passes: dict[str, np.ndarray], truth: np.ndarray) -> dict[str, Any]:
+    """What the device reports (the mirror average), float and int8, and how they agree."""
+    labels = list(ferplus.LABELS)
+    averaged = {kind: (passes[kind] + passes[f"{kind}_mirror"]) / 2 for kind in ("float", "int8")}
+    right = averaged["int8"].argmax(axis=1) == truth
+    return {
+        "agreement": {
+            "one_pass": agreement(passes["float"], passes["int8"]),
+            "mirror_averaged": agreement(averaged["float"], averaged["int8"]),
+        },
+        "float": metrics(truth.tolist(), averaged["float"].argmax(axis=1).tolist(), labels),
+        "int8": metrics(truth.tolist(), averaged["int8"].argmax(axis=1).tolist(), labels),
+        "confidence": confidence_figures(averaged["int8"].max(axis=1).tolist(), right.tolist()),
+        "int8_probabilities": averaged["int8"],
+    }
+
+
+def _trained(data: Path, work: Path, resume: bool) -> tuple[TrainOptions, dict[str, Any]]:
+    """The recipe's finished run in `work` (reused), else a run trained (or resumed) now."""
+    options = recipe(data, work, resume)
+    files = files_for(options.out)
+    state, done = runstate.read_state(files), runstate.finished(files)
+    if (
+        not resume
+        and done
+        and state
+        and not runstate.differences(state["options"], asdict(options))
+    ):
+        log.info("using the finished training run in %s", work)
+        return options, done
+    report = train(options)
+    if report.get("interrupted"):
+        raise ConvertError(f"training interrupted: continue with --resume (files in {work})")
+    return options, report
 
 
 def build_default_model(
@@ -125,15 +163,11 @@ def build_default_model(
             f"trained on FER+: give its folder with --data"
         )
     work = work or cache_dir() / "default-model"
-    options = recipe(data, work, resume)
-    files = files_for(options.out)
-    done = _finished(options, files)
-    report = done or train(options)
-    if report.get("interrupted"):
-        raise ConvertError(f"training interrupted: continue with --resume (files in {work})")
+    options, report = _trained(data, work, resume)
     tf = tensorflow()
-    model = tf.keras.models.load_model(str(files["best"]), compile=False)
-    check_classifier(model, ferplus.LABELS, str(files["best"]))
+    best = files_for(options.out)["best"]
+    model = tf.keras.models.load_model(str(best), compile=False)
+    check_classifier(model, ferplus.LABELS, str(best))
     splits = load(data, options.input_size(), options.channels(), options.cache).splits
     calibration = calibration_sample(splits["train"], CALIBRATION_FACES, SEED)
 
@@ -145,40 +179,32 @@ def build_default_model(
     tflite = convert_int8(model, batches, "int8")
     test_x, test_y = _scored_inputs(splits["test"])
     valid_x, valid_y = _scored_inputs(splits["valid"])
-    agreement = float_vs_int8(model, tflite, test_x)
-    test_p = _probabilities(model, tflite, test_x)
-    valid_p = _probabilities(model, tflite, valid_x)["int8"]
-    min_confidence = choose_min_confidence(
-        valid_p.max(axis=1).tolist(), (valid_p.argmax(axis=1) == valid_y).tolist()
-    )
+    test = _figures(_passes(model, tflite, test_x), test_y)
+    valid = _figures(_passes(model, tflite, valid_x), valid_y)["int8_probabilities"]
     sidecar = _sidecar(tf.__version__, report)
     ModelMeta.model_validate(sidecar)
-    labels = list(ferplus.LABELS)
-    truth = [int(t) for t in test_y]
     sidecar["conversion"] |= {
         "calibration": f"{len(calibration)} FER+ training faces, up to "
-        f"{CALIBRATION_FACES // len(labels)} of each strict-majority class (seed {SEED})",
-        "float_vs_int8_ferplus_test": agreement,
+        f"{CALIBRATION_FACES // len(ferplus.LABELS)} of each strict-majority class "
+        f"(seed {SEED})",
+        "float_vs_int8_ferplus_test": test["agreement"],
     }
     sidecar["figures"] = {
-        "ferplus_test_faces": len(truth),
-        "float_mirror_averaged": metrics(truth, test_p["float"].argmax(axis=1).tolist(), labels),
-        "int8_mirror_averaged": metrics(truth, test_p["int8"].argmax(axis=1).tolist(), labels),
-        "int8_confidence": confidence_figures(
-            test_p["int8"].max(axis=1).tolist(), (test_p["int8"].argmax(axis=1) == test_y).tolist()
+        "ferplus_test_faces": len(test_y),
+        "float_mirror_averaged": test["float"],
+        "int8_mirror_averaged": test["int8"],
+        "int8_confidence": test["confidence"],
+        "min_confidence_from_valid": choose_min_confidence(
+            valid.max(axis=1).tolist(), (valid.argmax(axis=1) == valid_y).tolist()
         ),
-        "min_confidence_from_valid": min_confidence,
     }
-    target = out_dir / f"{NAME}.tflite"
-    write_output(target, tflite)
-    # the float twin, for the bench's float-vs-int8 figures on this PC (edge/bench); not shipped
-    write_output(
-        cache_dir() / "models" / target.name.replace("int8", "float32"), convert_float(model)
-    )
-    device = _device_figures(target, data, work, sidecar)
-    sidecar["figures"]["device_path_ferplus_test"] = device
+    # built and measured in the work folder; models/ gets both files only once all is known
+    staged = work / f"{NAME}.tflite"
+    write_output(staged, tflite)
+    sidecar["figures"]["device_path_ferplus_test"] = _device_figures(staged, data, work, sidecar)
     sidecar["sha256"] = sha256_of(tflite)
-    write_output(target.with_suffix(".json"), (json.dumps(sidecar, indent=2) + "\n").encode())
+    target = out_dir / staged.name
+    write_model(target, tflite, sidecar)
     # the float twin, for the bench's float-vs-int8 figures on this PC (edge/bench); not shipped
     twin = cache_dir() / "models" / target.name.replace("int8", "float32")
     write_model(twin, convert_float(model), {**sidecar, "name": "ferplus-vgg-compact-float32"})
@@ -188,28 +214,8 @@ def build_default_model(
         "bytes": len(tflite),
         "train": report,
         "figures": sidecar["figures"],
-        "float_vs_int8": agreement,
+        "float_vs_int8": test["agreement"],
     }
-
-
-def _finished(options: TrainOptions, files: dict[str, Path]) -> dict[str, Any] | None:
-    """A completed run of this very recipe in the work folder: build from it, do not retrain."""
-    if options.resume or not files["report"].is_file():
-        return None
-    try:
-        report: dict[str, Any] = json.loads(files["report"].read_text(encoding="utf-8"))
-        state = json.loads(files["state"].read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    def comparable(given: dict[str, Any]) -> dict[str, str]:
-        paths = {k: str(Path(given[k]).resolve()) for k in ("data", "out") if k in given}
-        return {k: str(v) for k, v in given.items() if k != "resume"} | paths
-
-    same = comparable(state.get("options", {})) == comparable(asdict(options))
-    if same and not report.get("interrupted") and "test" in report:
-        log.info("using the finished training run in %s", files["report"].parent)
-        return report
-    return None
 
 
 def _device_figures(

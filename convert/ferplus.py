@@ -6,8 +6,9 @@ README): a face is *kept* when every column with its top vote count is one of th
 so faces whose most-voted answer is contempt, unknown or not-a-face (NF), or tied with one
 of them, are left out. A kept face trains on its seven emotions' votes as a probability
 distribution (contempt/unknown/NF votes dropped, the rest renormalised). Figures count only
-the kept faces with a *strict majority* (one emotion above every other column), so ties
-between two emotions train but are never scored.
+the kept faces with a *strict majority*: one emotion has more votes than every other answer
+(the plurality, as ../shared/data/ferplus/README.md defines it; not necessarily more than half
+of the ten), so ties between two emotions train but are never scored.
 """
 
 from __future__ import annotations
@@ -72,11 +73,13 @@ def is_ferplus(folder: Path) -> bool:
 def read_votes(label_csv: Path) -> list[VotedFace]:
     """Every row of one split's label.csv; a malformed row is one line naming file and row."""
     try:
-        text = label_csv.read_text(encoding="utf-8")
+        rows = list(csv.reader(label_csv.read_text(encoding="utf-8-sig").splitlines()))
     except OSError as exc:
         raise ConvertError(f"{label_csv}: cannot be read ({exc.strerror})") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ConvertError(f"{label_csv}: not a FER+ label file ({exc})") from None
     faces = []
-    for number, row in enumerate(csv.reader(text.splitlines()), start=1):
+    for number, row in enumerate(rows, start=1):
         if not row:
             continue
         try:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,23 @@ def _save_json(data: dict[str, Any], path: Path) -> None:
     partial = path.with_suffix(".part")
     partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     partial.replace(path)
+
+
+@contextlib.contextmanager
+def interrupt_after() -> Iterator[None]:
+    """Ctrl-C while an epoch's files are written takes effect once they all are, so the
+    last model, the best model and the state file always describe the same epoch."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, _frame: caught.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _minutes(seconds: float) -> str:
@@ -66,11 +87,12 @@ class EpochEnd(_Callback):
             "seconds": round(seconds, 1),
         }
         improved = row["val_accuracy"] > self.best_accuracy() or not self.state["history"]
-        if improved:
-            _save_model(self.model, self.files["best"])
-        _save_model(self.model, self.files["last"])
-        self.state["history"].append(row)
-        _save_json(self.state, self.files["state"])
+        with interrupt_after():
+            if improved:
+                _save_model(self.model, self.files["best"])
+            _save_model(self.model, self.files["last"])
+            self.state["history"].append(row)
+            _save_json(self.state, self.files["state"])
         history = self.state["history"]
         mean = sum(r["seconds"] for r in history) / len(history)
         left = max(0, self.epochs - row["epoch"]) * mean

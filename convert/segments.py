@@ -16,6 +16,7 @@ from typing import Any
 import cv2
 
 from convert.clips import real_clip
+from convert.common import ConvertError
 
 
 @dataclass(frozen=True)
@@ -54,23 +55,27 @@ def reported_per_frame(
     from edge.stages import open_stages
     from edge.types import Frame
 
-    capture = cv2.VideoCapture(str(clip))
-    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-    reported: list[tuple[float, str | None]] = []
     config = Config.model_validate(
         {"classifier": {"model": str(model), "threads": 2}, "smoothing": smoothing or {}}
     )
-    with open_stages(config) as stages:
-        while True:
-            ok, image = capture.read()
-            if not ok:
-                break
-            at = len(reported) / fps
-            frame = Frame(len(reported), image, at, 0.0, media_time_s=at)
-            result = stages.analyzer.analyze(frame)
-            shown = result.decision.label if result.status == "ok" else None
-            reported.append((at, shown))
-    capture.release()
+    capture = cv2.VideoCapture(str(clip))
+    if not capture.isOpened():
+        raise ConvertError(f"{clip}: not a video OpenCV can open")
+    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    reported: list[tuple[float, str | None]] = []
+    try:
+        with open_stages(config) as stages:
+            while True:
+                ok, image = capture.read()
+                if not ok:
+                    break
+                at = len(reported) / fps
+                result = stages.analyzer.analyze(
+                    Frame(len(reported), image, at, 0.0, media_time_s=at)
+                )
+                reported.append((at, result.decision.label if result.status == "ok" else None))
+    finally:
+        capture.release()
     return reported
 
 

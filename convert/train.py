@@ -18,11 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from convert import archs
+from convert import archs, runstate
 from convert.augment import augment_batch
 from convert.common import ConvertError, tensorflow, write_output
 from convert.curve import write_curve
 from convert.report import metrics
+from convert.runstate import files_for
 from convert.trainset import Dataset, Split, layout_of, load
 
 log = logging.getLogger(__name__)
@@ -53,16 +54,6 @@ class TrainOptions:
 
     def channels(self) -> int:
         return 1 if (self.color or archs.ARCHS[self.arch].color) == "grayscale" else 3
-
-
-def files_for(out: Path) -> dict[str, Path]:
-    return {
-        "best": out,
-        "last": out.with_name(out.stem + ".last.keras"),
-        "state": out.with_name(out.stem + ".state.json"),
-        "report": out.with_suffix(".train.json"),
-        "curve": out.with_suffix(".curve.png"),
-    }
 
 
 def limited(split: Split, limit: int | None, seed: int) -> Split:
@@ -130,32 +121,18 @@ def compiled_model(tf: Any, options: TrainOptions, classes: int, steps: int) -> 
     return model
 
 
-def _check_resumable(options: TrainOptions, files: dict[str, Path]) -> dict[str, Any]:
-    if not (files["last"].is_file() and files["state"].is_file()):
-        raise ConvertError(
-            f"{files['last']}: nothing to resume (train once without --resume first)"
-        )
-    try:
-        state = json.loads(files["state"].read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConvertError(f"{files['state']}: unreadable ({exc}); train again") from None
-    mine = {k: str(v) for k, v in asdict(options).items() if k not in ("resume", "epochs")}
-    changed = [k for k, v in mine.items() if state.get("options", {}).get(k) != v]
-    if changed:
-        raise ConvertError(
-            f"--resume: {', '.join(changed)} differ from the run in {files['state']}; "
-            "resume with the same options, or train anew without --resume"
-        )
-    return state
-
-
 def train(options: TrainOptions) -> dict[str, Any]:
     if options.arch not in archs.ARCHS:
         raise ConvertError(f"--arch {options.arch}: unknown (choose from {', '.join(archs.ARCHS)})")
+    if options.out.suffix != ".keras":
+        raise ConvertError(f"--out {options.out}: give a .keras file (Keras's own format)")
+    if options.arch != "vgg19" and options.imagenet_weights is not None:
+        raise ConvertError("--imagenet-weights is for --arch vgg19 only")
     layout_of(options.data)  # a wrong folder is one line before anything is written
     files = files_for(options.out)
-    state = _check_resumable(options, files) if options.resume else None
+    state = runstate.resumable(asdict(options), files) if options.resume else None
     if state is None:
+        runstate.check_fresh_start(files)
         write_output(files["state"], b"{}")  # an unwritable --out fails before any work
     tf = tensorflow()
     keras = tf.keras
@@ -176,12 +153,14 @@ def train(options: TrainOptions) -> dict[str, Any]:
     train_data, valid_data, steps = pipelines(tf, data, options, first_epoch)
     if state is None:
         model = compiled_model(tf, options, len(data.classes), steps)
-        state = {"options": {k: str(v) for k, v in asdict(options).items()}, "history": []}
+        state = {"options": runstate.options_record(asdict(options)), "history": []}
     else:
         model = keras.models.load_model(str(files["last"]))
     from convert.progress import EpochEnd
 
     progress = EpochEnd(files, state, options.epochs, options.patience)
+    if progress.stop_early():
+        print(f"the run had stopped early at epoch {len(state['history'])}: nothing to add")
     interrupted = False
     try:
         if len(state["history"]) < options.epochs and not progress.stop_early():

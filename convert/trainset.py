@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +24,12 @@ import numpy as np
 from convert import ferplus
 from convert.common import ConvertError, cache_dir
 from convert.dataset import list_classes, load_image, scan
+from edge.preprocess import resize_face
 
 log = logging.getLogger(__name__)
 SPLIT_NAMES = ("train", "valid", "test")
 CACHE_VERSION = 1
+WARNED_UNREADABLE = 20  # one line each for the first ones, then a count
 
 
 @dataclass(frozen=True)
@@ -85,26 +89,19 @@ def load(data: Path, size: int, channels: int, cache: Path | None = None) -> Dat
     return Dataset(layout, classes, splits)
 
 
-def to_pixels(image_bgr: np.ndarray, size: int, channels: int) -> np.ndarray:
-    """As the device turns a face crop into model pixels (edge/preprocess.to_model_pixels)."""
-    code = cv2.COLOR_BGR2GRAY if channels == 1 else cv2.COLOR_BGR2RGB
-    converted = cv2.cvtColor(image_bgr, code)
-    shrinking = converted.shape[0] > size or converted.shape[1] > size
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    resized = cv2.resize(converted, (size, size), interpolation=interpolation)
-    return resized.reshape(size, size, channels)
-
-
 def _decode(paths: list[Path], size: int, channels: int) -> tuple[np.ndarray, list[bool]]:
     images = np.zeros((len(paths), size, size, channels), np.uint8)
     readable = []
     for k, path in enumerate(paths):
         image = load_image(path)
         readable.append(image is not None)
-        if image is None:
+        if image is None and readable.count(False) <= WARNED_UNREADABLE:
             log.warning("%s: unreadable image, skipped", path)
-        else:
-            images[k] = to_pixels(image, size, channels)
+        elif image is not None:
+            images[k] = resize_face(image, size, size, "grayscale" if channels == 1 else "rgb")
+    unreadable = readable.count(False)
+    if unreadable > WARNED_UNREADABLE:
+        log.warning("%d unreadable images in all, skipped", unreadable)
     return images, readable
 
 
@@ -113,6 +110,12 @@ def _ferplus_split(data: Path, split: str, size: int, channels: int) -> Split:
     faces = [face for face in ferplus.read_votes(folder / "label.csv") if face.kept]
     images, readable = _decode([folder / face.name for face in faces], size, channels)
     kept = [face for face, ok in zip(faces, readable, strict=True) if ok]
+    if not kept:
+        raise ConvertError(
+            f"{folder}: none of the {len(faces)} images its label.csv names could be read "
+            "(FERPlus ships the votes only: make the PNGs with its generate_training_data.py "
+            "from fer2013.csv)"
+        )
     return Split(
         images=images[np.array(readable, bool)],
         targets=np.stack([face.distribution() for face in kept]).astype(np.float32),
@@ -137,12 +140,17 @@ def _folder_split(data: Path, split: str, classes: list[str], size: int, channel
 
 def _fingerprint(data: Path, layout: str, split: str, classes: list[str]) -> str:
     """What a cached split was made from: its files' names, sizes and times, its labels."""
-    digest = hashlib.sha256(f"{CACHE_VERSION}:{layout}:{split}:{classes}".encode())
+    digest = hashlib.sha256(
+        f"{CACHE_VERSION}:{cv2.__version__}:{layout}:{split}:{classes}".encode()
+    )
     folder = data / (ferplus.SPLITS[split] if layout == "ferplus" else split)
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            stat = path.stat()
-            digest.update(f"{path.relative_to(data)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    # os.walk with followlinks: a class folder may be a link, as list_classes allows
+    for top, dirs, names in sorted(os.walk(folder, followlinks=True)):
+        dirs.sort()
+        for name in sorted(names):
+            stat = (Path(top) / name).stat()
+            where = Path(top, name).relative_to(data)
+            digest.update(f"{where}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     label_csv = folder / "label.csv"
     if label_csv.is_file():
         digest.update(label_csv.read_bytes())
@@ -160,14 +168,15 @@ def _cached(
 ) -> Split:
     folder = cache or cache_dir() / "datasets"
     key = _fingerprint(data, layout, split, classes)
-    path = folder / f"{data.resolve().name}-{split}-{size}px-{channels}ch-{key}.npz"
+    stem = f"{data.resolve().name}-{split}-{size}px-{channels}ch"
+    path = folder / f"{stem}-{key}.npz"
     if path.is_file():
         try:
             with np.load(path) as saved:
                 return Split(
                     saved["images"], saved["targets"], saved["scored"], int(saved["skipped"])
                 )
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             log.warning("%s: unreadable cache (%s), decoding the images again", path, exc)
     log.info("decoding %s/%s at %d px (once; cached in %s)", data, split, size, folder)
     if layout == "ferplus":
@@ -185,6 +194,9 @@ def _cached(
             skipped=made.skipped,
         )
         partial.replace(path)
+        for older in folder.glob(f"{stem}-*.npz"):  # what the same split was made from before
+            if older != path:
+                older.unlink(missing_ok=True)
     except OSError as exc:  # a cache is a convenience: training goes on without it
         log.warning("%s: cannot keep the decoded images (%s)", folder, exc.strerror)
     return made

@@ -6,7 +6,6 @@ all run the very same code.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Sequence
 
@@ -25,8 +24,6 @@ from edge.decide import EmotionSmoother, LabelDecider
 from edge.detect import FaceDetector
 from edge.track import FaceTracks, thumbnail
 from edge.types import Detection, FaceResult, Frame, Result, Status, Timings, largest_face
-
-log = logging.getLogger(__name__)
 
 
 def apply_face_policy(

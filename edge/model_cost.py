@@ -1,8 +1,9 @@
 """What one pass of a TFLite model costs, counted from its graph: the same on every machine.
 
-Multiply-adds of the convolutions and dense layers (the rest of a classifier is a rounding
-error beside them), from the tensors' shapes. A decision taken from this number (reuse:
-auto) cannot change with how busy the machine happens to be.
+Multiply-adds of the 2-D convolutions (plain and depthwise) and dense layers, from the
+tensors' shapes: for the CNN classifiers this project runs, the rest is a rounding error
+beside them (transposed and 3-D convolutions, batch matmuls are not counted). A decision
+taken from this number (reuse: auto) cannot change with how busy the machine happens to be.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ def multiply_adds(interpreter: Any) -> int | None:
     """Per pass, for a batch of one; None where the interpreter cannot list its ops."""
     try:
         ops = interpreter._get_ops_details()  # LiteRT, tflite-runtime and TensorFlow have it
-    except AttributeError:
+    except Exception:  # a private API: missing or failing, the cost is unknown (reuse: off)
         return None
     shapes = {
         t["index"]: tuple(int(d) for d in t["shape"]) for t in interpreter.get_tensor_details()

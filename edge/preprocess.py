@@ -24,21 +24,25 @@ def crop_with_margin(
     return x0, y0, x1, y1
 
 
-def to_model_pixels(face_bgr: np.ndarray, meta: ModelMeta) -> np.ndarray:
-    """Colour-convert and resize a BGR crop to the model's HxWxC, still 0..255 float32."""
-    height, width = meta.input_size_hw
-    if meta.color_mode == "grayscale":
+def resize_face(face_bgr: np.ndarray, height: int, width: int, color_mode: str) -> np.ndarray:
+    """A BGR crop colour-converted and resized to HxWxC uint8: what a model is fed, before
+    its normalisation; training (convert/trainset.py) uses it too, so both see the same."""
+    if color_mode == "grayscale":
         converted = cv2.cvtColor(face_bgr, cv2.COLOR_BGR2GRAY)
-    elif meta.color_mode == "rgb":
+    elif color_mode == "rgb":
         converted = cv2.cvtColor(face_bgr, cv2.COLOR_BGR2RGB)
     else:
         converted = face_bgr
     shrinking = converted.shape[0] > height or converted.shape[1] > width
     interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
     resized = cv2.resize(converted, (width, height), interpolation=interpolation)
-    if resized.ndim == 2:
-        resized = resized[:, :, np.newaxis]
-    return resized.astype(np.float32)
+    return resized[:, :, np.newaxis] if resized.ndim == 2 else resized
+
+
+def to_model_pixels(face_bgr: np.ndarray, meta: ModelMeta) -> np.ndarray:
+    """Colour-convert and resize a BGR crop to the model's HxWxC, still 0..255 float32."""
+    height, width = meta.input_size_hw
+    return resize_face(face_bgr, height, width, meta.color_mode).astype(np.float32)
 
 
 def normalize(pixels: np.ndarray, meta: ModelMeta) -> np.ndarray:

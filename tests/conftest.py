@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
+from convert.ferplus import SHARED_FERPLUS
+
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
 DEFAULT_MODEL = MODELS / "emotion_fer_mini_xception_int8.tflite"
@@ -205,7 +207,7 @@ def without_picamera2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
 
 
-FERPLUS = ROOT.parent / "shared" / "data" / "ferplus"
+FERPLUS = SHARED_FERPLUS  # ../shared/data/ferplus beside the checkout
 # A user's clone has no ../shared: those tests say so and skip; CI has it and runs them.
 needs_ferplus = pytest.mark.skipif(
     not (FERPLUS / "FER2013Test" / "label.csv").is_file(),

@@ -65,6 +65,8 @@ def trained(dataset: Path, tmp_path_factory) -> Path:
         "1",
         "--batch",
         "8",
+        "--cache",
+        str(out.parent / "cache"),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "test (18 faces): accuracy" in proc.stdout
@@ -284,6 +286,13 @@ def test_a_model_that_is_not_a_classifier_is_refused():
         ),
         (["train", ".", "--out", "m.keras"], "neither FER+ (FER2013Train/label.csv"),
         (["train", ".", "--out", "m.keras", "--epochs", "0"], "--epochs 0: must be 1 or more"),
+        (["train", ".", "--out", "m.keras", "--patience", "0"], "--patience 0: must be 1 or more"),
+        (["train", ".", "--out", "m.keras", "--seed", "-1"], "--seed -1: must be between"),
+        (
+            ["train", ".", "--out", "m.keras", "--learning-rate", "0"],
+            "--learning-rate 0.0: must be",
+        ),
+        (["train", ".", "--out", "m.h5"], "--out m.h5: give a .keras file"),
     ],
 )
 def test_convert_errors_are_one_line(args, message):
@@ -320,16 +329,18 @@ def test_empty_data_folder_and_unwritable_output(trained: Path, tmp_path: Path, 
 
 
 def test_ctrl_c_keeps_the_best_model_and_resume_goes_on(dataset: Path, tmp_path: Path):
-    """Ctrl-C after an epoch: exit 130, the best model and the state kept; --resume adds the
-    missing epochs, each epoch once in the history, and ends with the test figures."""
+    """Ctrl-C after an epoch: exit 130, the best model and the state kept; a fresh start is
+    refused over it; --resume trains the missing epochs, each once, and ends with the test
+    figures."""
     import signal
 
     out = tmp_path / "run" / "m.keras"
     args = ["train", str(dataset), "--out", str(out), "--size", "24", "--batch", "8"]
+    args += ["--epochs", "6", "--patience", "6", "--cache", str(tmp_path / "cache")]
     early = convert_cli(*args, "--resume")
     assert early.returncode == 1 and "m.last.keras: nothing to resume" in early.stderr
     proc = subprocess.Popen(
-        [sys.executable, "-m", "convert", *args, "--epochs", "200"],
+        [sys.executable, "-m", "convert", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -337,7 +348,7 @@ def test_ctrl_c_keeps_the_best_model_and_resume_goes_on(dataset: Path, tmp_path:
     )
     assert proc.stdout is not None
     for line in proc.stdout:  # wait on the condition (an epoch written), not on time
-        if line.startswith("epoch 1/200"):
+        if line.startswith("epoch 1/6"):
             break
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=120)
@@ -345,17 +356,33 @@ def test_ctrl_c_keeps_the_best_model_and_resume_goes_on(dataset: Path, tmp_path:
     assert "interrupted: the best model so far is" in stdout and "--resume" in stdout
     state = json.loads(out.with_name("m.state.json").read_text())
     done = len(state["history"])
-    assert 1 <= done < 200 and out.is_file() and out.with_name("m.last.keras").is_file()
+    assert 1 <= done < 6 and out.is_file() and out.with_name("m.last.keras").is_file()
     assert "test" not in json.loads(out.with_suffix(".train.json").read_text())
 
-    resumed = convert_cli(*args, "--epochs", str(done + 2), "--resume")
+    again = convert_cli(*args)  # without --resume: the interrupted run is not thrown away
+    assert again.returncode == 1 and f"an unfinished run of {done} epoch(s)" in again.stderr
+    changed = convert_cli(*args, "--resume", "--seed", "5")
+    assert changed.returncode == 1 and "--resume: seed differ" in changed.stderr
+
+    resumed = convert_cli(*args, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"epoch {done + 1}/{done + 2}" in resumed.stdout and "epoch 1/" not in resumed.stdout
+    assert f"epoch {done + 1}/6" in resumed.stdout and "epoch 1/" not in resumed.stdout
     report = json.loads(out.with_suffix(".train.json").read_text())
     history = json.loads(out.with_name("m.state.json").read_text())["history"]
-    assert [row["epoch"] for row in history] == list(range(1, done + 3))
-    assert report["epochs_run"] == done + 2 and "accuracy" in report["test"]
+    assert [row["epoch"] for row in history] == list(range(1, 7))
+    assert report["epochs_run"] == 6 and "accuracy" in report["test"]
     assert cv2.imread(str(out.with_suffix(".curve.png"))) is not None
 
-    changed = convert_cli(*args, "--epochs", "9", "--resume", "--seed", "5")
-    assert changed.returncode == 1 and "--resume: seed differ" in changed.stderr
+
+def test_the_same_seed_trains_the_same_model(dataset: Path, tmp_path: Path):
+    weights = []
+    for run in ("a", "b"):
+        out = tmp_path / run / "m.keras"
+        proc = convert_cli(
+            "train", str(dataset), "--out", str(out), "--size", "24", "--batch", "8",
+            "--epochs", "2", "--cache", str(tmp_path / "cache"),
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        model = tf.keras.models.load_model(str(out.with_name("m.last.keras")), compile=False)
+        weights.append(np.concatenate([w.ravel() for w in model.get_weights()]))
+    assert np.array_equal(weights[0], weights[1])

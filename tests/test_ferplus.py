@@ -136,3 +136,29 @@ def test_the_shared_ferplus_counts_match_its_readme():
         "angry": 312, "disgust": 20, "fear": 96, "happy": 908, "neutral": 1160, "sad": 424,
         "surprise": 424,
     }  # fmt: skip
+
+
+def test_a_ferplus_folder_without_its_images_says_how_to_make_them(tmp_path: Path):
+    root = _fake_ferplus(tmp_path / "fp", {s: [RULE[0][0]] * 3 for s in ferplus.SPLITS})
+    for png in (root / "FER2013Train").glob("*.png"):
+        png.unlink()  # FERPlus's repository ships the votes, not the images
+    with pytest.raises(
+        ConvertError, match=r"FER2013Train: none of the 3 images .* generate_training_data.py"
+    ):
+        load(root, 48, 1, cache=tmp_path / "c")
+
+
+@pytest.mark.parametrize("damage", [b"", b"PK\x03\x04 truncated"])
+def test_a_damaged_cache_is_decoded_again(tmp_path: Path, damage):
+    root = _fake_ferplus(tmp_path / "fp", {s: [RULE[0][0], RULE[1][0]] for s in ferplus.SPLITS})
+    first = load(root, 48, 1, cache=tmp_path / "c").splits["test"].images
+    for cached in (tmp_path / "c").glob("*.npz"):
+        cached.write_bytes(damage)
+    again = load(root, 48, 1, cache=tmp_path / "c").splits["test"].images
+    np.testing.assert_array_equal(first, again)
+
+
+def test_a_label_file_that_is_not_text_is_one_line(tmp_path: Path):
+    (tmp_path / "label.csv").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ConvertError, match=r"label.csv: not a FER\+ label file"):
+        ferplus.read_votes(tmp_path / "label.csv")
