@@ -230,7 +230,7 @@ smoke() {
 
     phase "$T: smoke (imports, both models, num_threads=2)"
     (cd "$REPO" && guest_python -c "$SMOKE_PY" models/face_detection_short_range.tflite \
-        models/emotion_fer_mini_xception_int8.tflite) \
+        models/emotion_ferplus_vgg_compact_int8.tflite) \
         || fail "$T: smoke step failed in the emulated guest ($CPU, Python $PYVER)"
     phase_done
 }

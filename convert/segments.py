@@ -2,9 +2,10 @@
 
 Labelled from contact sheets of every clip (a frame each 0.2-0.5 s), before any model was
 scored on them. A segment names what a viewer would say the face shows, or `no_face`; a
-stretch a viewer could not name (a transition, a face half hidden) is left out. Scored:
-the share of each segment's frames whose *reported* emotion (smoothed and held, what MQTT
-and the screens show) is the segment's label; `no_face` is right when no face is reported.
+stretch a viewer could not name (a transition, a face half hidden) is left out. Scored: how
+many of each segment's frames have the segment's label as their *reported* emotion (smoothed
+and held: what MQTT and the screens show), and as the frame's own top-1; `no_face` is right
+when no face is reported.
 """
 
 from __future__ import annotations
@@ -46,11 +47,12 @@ SEGMENTS = {
 }
 
 
-def reported_per_frame(
+def labels_per_frame(
     model: Path, clip: Path, smoothing: dict[str, Any] | None = None
-) -> list[tuple[float, str | None]]:
-    """(media time, reported emotion or None) of every frame, as `run` on the file reports it
-    with the default config (reuse as auto decides, mirror average on) and `smoothing`."""
+) -> list[tuple[float, str | None, str | None]]:
+    """(media time, reported emotion, the frame's own top-1) of every frame, None without a
+    face, as `run` on the file gives them with the default config (reuse as auto decides,
+    mirror average on) and `smoothing`."""
     from edge.config import Config
     from edge.stages import open_stages
     from edge.types import Frame
@@ -62,33 +64,34 @@ def reported_per_frame(
     if not capture.isOpened():
         raise ConvertError(f"{clip}: not a video OpenCV can open")
     fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-    reported: list[tuple[float, str | None]] = []
+    labels: list[tuple[float, str | None, str | None]] = []
     try:
         with open_stages(config) as stages:
             while True:
                 ok, image = capture.read()
                 if not ok:
                     break
-                at = len(reported) / fps
+                at = len(labels) / fps
                 result = stages.analyzer.analyze(
-                    Frame(len(reported), image, at, 0.0, media_time_s=at)
+                    Frame(len(labels), image, at, 0.0, media_time_s=at)
                 )
-                reported.append((at, result.decision.label if result.status == "ok" else None))
+                face = result.primary_face if result.status == "ok" else None
+                shown = result.decision.label if result.status == "ok" else None
+                labels.append((at, shown, face.label if face else None))
     finally:
         capture.release()
-    return reported
+    return labels
 
 
 def segment_scores(model: Path, smoothing: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     rows = []
     for name, segments in SEGMENTS.items():
-        frames = reported_per_frame(model, real_clip(name), smoothing)
+        frames = labels_per_frame(model, real_clip(name), smoothing)
         for segment in segments:
-            inside = [shown for at, shown in frames if segment.start_s <= at < segment.end_s]
+            inside = [(s, t) for at, s, t in frames if segment.start_s <= at < segment.end_s]
             want = None if segment.label == "no_face" else segment.label
-            right = sum(shown == want for shown in inside)
             counts: dict[str, int] = {}
-            for shown in inside:
+            for shown, _ in inside:
                 counts[shown or "none"] = counts.get(shown or "none", 0) + 1
             rows.append(
                 {
@@ -96,7 +99,8 @@ def segment_scores(model: Path, smoothing: dict[str, Any] | None = None) -> list
                     "segment": f"{segment.start_s:.1f}-{segment.end_s:.1f} s",
                     "label": segment.label,
                     "frames": len(inside),
-                    "right": right,
+                    "right": sum(shown == want for shown, _ in inside),
+                    "right_top1": sum(top1 == want for _, top1 in inside),
                     "reported": dict(sorted(counts.items(), key=lambda kv: -kv[1])),
                 }
             )

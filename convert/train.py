@@ -176,6 +176,10 @@ def train(options: TrainOptions) -> dict[str, Any]:
             )
     except KeyboardInterrupt:
         interrupted = True
+    finally:
+        # mixed precision (GPU only) is for training; the files built after it stay float32.
+        # Not tried here (no GPU): a GPU-trained model's int8 build is unmeasured.
+        keras.mixed_precision.set_global_policy("float32")
     history = state["history"]
     if not history:
         raise ConvertError("stopped before the first epoch ended: nothing was saved")

@@ -118,7 +118,7 @@ class DetectorConfig(Section):
 
 class ClassifierConfig(Section):
     model: str = Field(
-        default="models/emotion_fer_mini_xception_int8.tflite",
+        default="models/emotion_ferplus_vgg_compact_int8.tflite",
         min_length=1,
         description="int8 TFLite emotion model; its .json sidecar must sit beside it. Relative "
         "paths are tried from the working directory, then from the install folder",

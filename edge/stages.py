@@ -45,8 +45,8 @@ def open_stages(
     )
     setting = config.reuse.enabled if reuse is None else reuse
     wanted = reuse_wanted(setting, classifier.multiply_adds_per_face)
-    if setting == "auto":
-        log.info("reuse %s", reuse_state(setting, classifier.multiply_adds_per_face))
+    if setting == "auto":  # the run's summary says it too
+        log.debug("reuse %s", reuse_state(setting, classifier.multiply_adds_per_face))
     reuse_cfg = config.reuse.model_copy(update={"enabled": wanted})
     detector = BlazeFaceDetector(config.detector)
     try:

@@ -19,7 +19,7 @@ from convert.ferplus import SHARED_FERPLUS
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
-DEFAULT_MODEL = MODELS / "emotion_fer_mini_xception_int8.tflite"
+DEFAULT_MODEL = MODELS / "emotion_ferplus_vgg_compact_int8.tflite"
 FER_MODEL = MODELS / "emotion_fer_mini_xception_int8.tflite"  # the earlier default
 EMOTION_EDGE = [sys.executable, "-m", "edge"]
 

@@ -57,7 +57,7 @@ def test_one_face_is_ok_and_happy(make_analyzer, astronaut_bgr):
     assert face.label == "happy" and face.confidence == max(face.scores.values())
     assert result.decision.label == "happy"  # a face that appears is reported at once
     assert result.timings.detect_ms > 0 and result.timings.inference_ms > 0
-    assert result.model_name == "fer-mini-xception-int8"
+    assert result.model_name == "ferplus-vgg-compact-int8"
 
 
 def test_no_face_and_two_faces(make_analyzer, no_face_bgr, two_faces_bgr):

@@ -181,6 +181,6 @@ def test_missing_corrupt_and_wrong_models_are_model_errors(tmp_path: Path):
     bad.write_bytes(np.random.default_rng(0).bytes(4096))
     with pytest.raises(ModelError, match=r"bad.tflite: not a valid TFLite model"):
         BlazeFaceDetector(DetectorConfig(model_path=str(bad)))
-    classifier = ROOT / "models" / "emotion_fer_mini_xception_int8.tflite"
+    classifier = ROOT / "models" / "emotion_ferplus_vgg_compact_int8.tflite"
     with pytest.raises(ModelError, match=r"int8.tflite: not a BlazeFace face detector"):
         BlazeFaceDetector(DetectorConfig(model_path=str(classifier)))

@@ -12,9 +12,10 @@ import pytest
 from edge.classify import TFLiteClassifier
 from edge.errors import ModelError
 from edge.preprocess import crop_with_margin
-from tests.conftest import ASTRONAUT_FACE_XYWH, DEFAULT_MODEL
+from tests.conftest import ASTRONAUT_FACE_XYWH, DEFAULT_MODEL, FER_MODEL
 
 FER_ORDER = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+ALPHABETICAL = sorted(FER_ORDER)
 
 
 @pytest.fixture(scope="module")
@@ -22,12 +23,17 @@ def classifier() -> TFLiteClassifier:
     return TFLiteClassifier(DEFAULT_MODEL, threads=2)
 
 
-def test_default_model_is_int8_with_fer_label_order(classifier):
+def test_default_model_is_int8_grayscale_48(classifier):
     assert classifier.backend == "ai-edge-litert"
-    assert classifier.labels == FER_ORDER  # from the sidecar, not alphabetical
-    assert classifier.meta.input_size_hw == (64, 64)
+    assert classifier.labels == ALPHABETICAL
+    assert classifier.meta.input_size_hw == (48, 48)
     assert classifier.meta.color_mode == "grayscale"
     assert classifier.interpreter.get_input_details()[0]["dtype"] == np.int8
+
+
+def test_the_label_order_comes_from_the_sidecar():
+    earlier = TFLiteClassifier(FER_MODEL, threads=1)  # FER2013's order, not alphabetical
+    assert earlier.labels == FER_ORDER and earlier.meta.input_size_hw == (64, 64)
 
 
 def test_smiling_face_is_happy(classifier, astronaut_bgr):
@@ -70,12 +76,12 @@ def _edit_sidecar(model: Path, **changes) -> None:
     [
         ({"labels": FER_ORDER[:6]}, r"output tensor is \[1, 7\] but the sidecar lists 6 labels"),
         (
-            {"input_size_hw": [48, 48]},
-            r"input tensor is \[1, 64, 64, 1\] but the sidecar says \[1, 48, 48, 1\]",
+            {"input_size_hw": [64, 64]},
+            r"input tensor is \[1, 48, 48, 1\] but the sidecar says \[1, 64, 64, 1\]",
         ),
         (
             {"color_mode": "rgb"},
-            r"input tensor is \[1, 64, 64, 1\] but the sidecar says \[1, 64, 64, 3\]",
+            r"input tensor is \[1, 48, 48, 1\] but the sidecar says \[1, 48, 48, 3\]",
         ),
         (
             {"color_mode": "infrared"},

@@ -24,7 +24,8 @@ import pytest
 from convert.evaluate import EvaluateOptions, evaluate
 from convert.evaluate_report import CELL_PX, PAD_PX
 from edge.errors import EdgeError
-from tests.conftest import DEFAULT_MODEL, ROOT
+from tests.conftest import FER_MODEL as MODEL  # 64 px, FER2013's label order
+from tests.conftest import ROOT
 
 LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]  # sidecar order
 UNREADABLE = {"surprise/broken.png", "surprise/truncated.jpg"}
@@ -84,7 +85,7 @@ def expected_outcomes(data: Path) -> dict[str, tuple[str, str | None]]:
     from edge.types import Frame
 
     config = Config(
-        classifier={"model": str(DEFAULT_MODEL)},
+        classifier={"model": str(MODEL)},
         faces={"policy": "largest"},
         reuse={"enabled": False},
     )
@@ -125,7 +126,7 @@ def expected(labelled: Path) -> dict[str, tuple[str, str | None]]:
 @pytest.fixture(scope="module")
 def report(labelled: Path, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("report")
-    evaluate(EvaluateOptions(DEFAULT_MODEL, labelled, out=out))
+    evaluate(EvaluateOptions(MODEL, labelled, out=out))
     return json.loads((out / "report.json").read_text()) | {"_out": str(out)}
 
 
@@ -178,7 +179,7 @@ def test_the_report_counts_each_path_and_names_the_model(report: dict, expected)
     assert images["happy/two_faces.png"]["faces"] == 2
     assert "no face found in a 600x400 image" in images["sad/coffee.jpg"]["reason"]
     assert "truncated JPEG" in images["surprise/truncated.jpg"]["reason"]
-    sha = hashlib.sha256(DEFAULT_MODEL.read_bytes()).hexdigest()
+    sha = hashlib.sha256(MODEL.read_bytes()).hexdigest()
     assert report["model"]["sha256"] == sha
     assert report["model"]["name"] == "fer-mini-xception-int8"
     assert report["rule"]["crop_max_px"] == CROP_MAX_PX
@@ -223,8 +224,8 @@ def test_the_device_config_is_used(labelled: Path, tmp_path: Path):
     config = tmp_path / "config.yaml"
     config.write_text("faces:\n  min_size_px: 200\n")  # the 95 px face is now too small
     shutil.copy(labelled / "happy/face_crop.png", data / "happy")
-    plain = evaluate(EvaluateOptions(DEFAULT_MODEL, data, out=tmp_path / "a"))
-    strict = evaluate(EvaluateOptions(DEFAULT_MODEL, data, out=tmp_path / "b", config=config))
+    plain = evaluate(EvaluateOptions(MODEL, data, out=tmp_path / "a"))
+    strict = evaluate(EvaluateOptions(MODEL, data, out=tmp_path / "b", config=config))
     assert plain["counts"]["face"] == 2 and plain["counts"]["no_face"] == 0
     assert strict["counts"] == {
         "files": 2,
@@ -241,8 +242,8 @@ def test_the_device_config_is_used(labelled: Path, tmp_path: Path):
 def test_the_default_output_folder_is_beside_the_model(labelled: Path, tmp_path: Path):
     model = tmp_path / "models" / "mine.tflite"
     model.parent.mkdir()
-    shutil.copy(DEFAULT_MODEL, model)
-    shutil.copy(DEFAULT_MODEL.with_suffix(".json"), model.with_suffix(".json"))
+    shutil.copy(MODEL, model)
+    shutil.copy(MODEL.with_suffix(".json"), model.with_suffix(".json"))
     data = tmp_path / "test"
     (data / "happy").mkdir(parents=True)
     shutil.copy(labelled / "happy/face_crop.png", data / "happy")
@@ -302,11 +303,11 @@ def test_errors_a_user_meets_are_one_line_with_the_fix(
     if case == "data is a file":
         data = data / "file"
         data.write_bytes(b"")
-    options = EvaluateOptions(DEFAULT_MODEL, data, out=tmp_path / "out")
+    options = EvaluateOptions(MODEL, data, out=tmp_path / "out")
     if case == "model missing":
         options = replace(options, model=tmp_path / "nothere.tflite")
     elif case == "sidecar missing":
-        shutil.copy(DEFAULT_MODEL, tmp_path / "bare.tflite")
+        shutil.copy(MODEL, tmp_path / "bare.tflite")
         options = replace(options, model=tmp_path / "bare.tflite")
     elif case == "keras model":
         (tmp_path / "m.keras").write_bytes(b"")
@@ -328,7 +329,7 @@ def test_errors_a_user_meets_are_one_line_with_the_fix(
 
 def test_the_command_line_end_to_end(labelled: Path, tmp_path: Path, expected):
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "convert", "evaluate", str(DEFAULT_MODEL), str(labelled)]
+    command = [sys.executable, "-m", "convert", "evaluate", str(MODEL), str(labelled)]
     done = subprocess.run(
         [*command, "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
