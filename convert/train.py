@@ -121,6 +121,38 @@ def compiled_model(tf: Any, options: TrainOptions, classes: int, steps: int) -> 
     return model
 
 
+def run_report(
+    options: TrainOptions,
+    data: Dataset,
+    progress: Any,
+    files: dict[str, Path],
+    interrupted: bool,
+) -> dict[str, Any]:
+    """What train.json says of a run, less the test figures (added when it ran to its end)."""
+    history = progress.state["history"]
+    return {
+        "model": str(files["best"]),
+        "arch": options.arch,
+        "layout": data.layout,
+        "classes": data.classes,
+        "seed": options.seed,
+        "faces": {name: len(split.images) for name, split in data.splits.items()},
+        "scored_faces": {name: len(split.scored_labels) for name, split in data.splits.items()},
+        "skipped_images": {name: split.skipped for name, split in data.splits.items()},
+        "epochs_run": len(history),
+        "interrupted": interrupted,
+        "best_epoch": progress.best_epoch(),
+        "best_val_accuracy": round(progress.best_accuracy(), 4),
+        "train_seconds": round(sum(row["seconds"] for row in history), 1),
+        "input": {
+            "size": options.input_size(),
+            "color_mode": "grayscale" if options.channels() == 1 else "rgb",
+            "normalization": {"scale": 1 / 255, "offset": 0.0},
+        },
+        "files": {name: str(path) for name, path in files.items()},
+    }
+
+
 def train(options: TrainOptions) -> dict[str, Any]:
     if options.arch not in archs.ARCHS:
         raise ConvertError(f"--arch {options.arch}: unknown (choose from {', '.join(archs.ARCHS)})")
@@ -184,27 +216,7 @@ def train(options: TrainOptions) -> dict[str, Any]:
     if not history:
         raise ConvertError("stopped before the first epoch ended: nothing was saved")
     write_curve(history, files["curve"], f"{options.arch} on {options.data.name}")
-    report = {
-        "model": str(files["best"]),
-        "arch": options.arch,
-        "layout": data.layout,
-        "classes": data.classes,
-        "seed": options.seed,
-        "faces": {name: len(split.images) for name, split in data.splits.items()},
-        "scored_faces": {name: len(split.scored_labels) for name, split in data.splits.items()},
-        "skipped_images": {name: split.skipped for name, split in data.splits.items()},
-        "epochs_run": len(history),
-        "interrupted": interrupted,
-        "best_epoch": progress.best_epoch(),
-        "best_val_accuracy": round(progress.best_accuracy(), 4),
-        "train_seconds": round(sum(row["seconds"] for row in history), 1),
-        "input": {
-            "size": options.input_size(),
-            "color_mode": "grayscale" if options.channels() == 1 else "rgb",
-            "normalization": {"scale": 1 / 255, "offset": 0.0},
-        },
-        "files": {name: str(path) for name, path in files.items()},
-    }
+    report = run_report(options, data, progress, files, interrupted)
     if not interrupted:
         best = keras.models.load_model(str(files["best"]), compile=False)
         test = data.splits["test"]
