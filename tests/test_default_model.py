@@ -62,6 +62,7 @@ def test_its_figures_on_ferplus_test_are_measured_again_here(sidecar, tmp_path):
 
 
 @needs_ferplus
+@pytest.mark.timeout(900)  # about 150 s here; the suite's 300 s would not leave a slower PC room
 def test_two_epochs_on_ferplus_learn(tmp_path, capsys):
     """The whole path (FER+ votes, the decode-once cache, augmentation, the compact VGG, the
     best epoch, the test figures) for two epochs (about 2.5 min here): better than always
