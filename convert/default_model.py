@@ -29,10 +29,12 @@ from convert.int8 import (
     check_classifier,
     convert_float,
     convert_int8,
-    int8_predictions,
+    mirror_averaged,
+    mirror_passes,
+    passes_agreement,
     write_model,
 )
-from convert.report import agreement, metrics
+from convert.report import metrics
 from convert.runstate import files_for
 from convert.train import TrainOptions, train
 from convert.trainset import Split, load
@@ -107,31 +109,16 @@ def _scored_inputs(split: Split) -> tuple[np.ndarray, np.ndarray]:
     return split.scored_images.astype(np.float32) / 255.0, split.scored_labels
 
 
-def _passes(model: Any, tflite: bytes, inputs: np.ndarray) -> dict[str, np.ndarray]:
-    """Float and int8 probabilities of each face and of its mirror image."""
-    mirrored = np.ascontiguousarray(inputs[:, :, ::-1])
-    return {
-        "float": model.predict(inputs, verbose=0, batch_size=256),
-        "float_mirror": model.predict(mirrored, verbose=0, batch_size=256),
-        "int8": int8_predictions(tflite, inputs),
-        "int8_mirror": int8_predictions(tflite, mirrored),
-    }
-
-
 def _figures(passes: dict[str, np.ndarray], truth: np.ndarray) -> dict[str, Any]:
     """What the device reports (the mirror average), float and int8, and how they agree."""
     labels = list(ferplus.LABELS)
-    averaged = {kind: (passes[kind] + passes[f"{kind}_mirror"]) / 2 for kind in ("float", "int8")}
+    averaged = {kind: mirror_averaged(passes, kind) for kind in ("float", "int8")}
     right = averaged["int8"].argmax(axis=1) == truth
     return {
-        "agreement": {
-            "one_pass": agreement(passes["float"], passes["int8"]),
-            "mirror_averaged": agreement(averaged["float"], averaged["int8"]),
-        },
+        "agreement": passes_agreement(passes),
         "float": metrics(truth.tolist(), averaged["float"].argmax(axis=1).tolist(), labels),
         "int8": metrics(truth.tolist(), averaged["int8"].argmax(axis=1).tolist(), labels),
         "confidence": confidence_figures(averaged["int8"].max(axis=1).tolist(), right.tolist()),
-        "int8_probabilities": averaged["int8"],
     }
 
 
@@ -179,8 +166,8 @@ def build_default_model(
     tflite = convert_int8(model, batches, "int8")
     test_x, test_y = _scored_inputs(splits["test"])
     valid_x, valid_y = _scored_inputs(splits["valid"])
-    test = _figures(_passes(model, tflite, test_x), test_y)
-    valid = _figures(_passes(model, tflite, valid_x), valid_y)["int8_probabilities"]
+    test = _figures(mirror_passes(model, tflite, test_x, batch_size=256), test_y)
+    valid = mirror_averaged(mirror_passes(model, tflite, valid_x, batch_size=256), "int8")
     sidecar = _sidecar(tf.__version__, report)
     ModelMeta.model_validate(sidecar)
     sidecar["conversion"] |= {

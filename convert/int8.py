@@ -96,14 +96,33 @@ def int8_predictions(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
     return np.stack(rows)
 
 
-def float_vs_int8(model: Any, tflite: bytes, inputs: np.ndarray) -> dict[str, Any]:
-    """Agreement of one pass, and of the mean of the face and its mirror image, which is
-    what the device reports with `classifier.mirror_average` (the default)."""
+def mirror_passes(
+    model: Any, tflite: bytes, inputs: np.ndarray, batch_size: int | None = None
+) -> dict[str, np.ndarray]:
+    """Float and int8 probabilities of each face and of its mirror image."""
     mirrored = np.ascontiguousarray(inputs[:, :, ::-1])
-    float_one, int8_one = model.predict(inputs, verbose=0), int8_predictions(tflite, inputs)
-    float_mirror = model.predict(mirrored, verbose=0)
-    int8_mirror = int8_predictions(tflite, mirrored)
     return {
-        "one_pass": agreement(float_one, int8_one),
-        "mirror_averaged": agreement((float_one + float_mirror) / 2, (int8_one + int8_mirror) / 2),
+        "float": model.predict(inputs, verbose=0, batch_size=batch_size),
+        "float_mirror": model.predict(mirrored, verbose=0, batch_size=batch_size),
+        "int8": int8_predictions(tflite, inputs),
+        "int8_mirror": int8_predictions(tflite, mirrored),
     }
+
+
+def mirror_averaged(passes: dict[str, np.ndarray], kind: str) -> np.ndarray:
+    """What the device reports with `classifier.mirror_average` (the default)."""
+    return (passes[kind] + passes[f"{kind}_mirror"]) / 2
+
+
+def passes_agreement(passes: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Agreement of one pass, and of the mirror average."""
+    return {
+        "one_pass": agreement(passes["float"], passes["int8"]),
+        "mirror_averaged": agreement(
+            mirror_averaged(passes, "float"), mirror_averaged(passes, "int8")
+        ),
+    }
+
+
+def float_vs_int8(model: Any, tflite: bytes, inputs: np.ndarray) -> dict[str, Any]:
+    return passes_agreement(mirror_passes(model, tflite, inputs))
