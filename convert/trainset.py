@@ -91,15 +91,16 @@ def load(data: Path, size: int, channels: int, cache: Path | None = None) -> Dat
 
 def _decode(paths: list[Path], size: int, channels: int) -> tuple[np.ndarray, list[bool]]:
     images = np.zeros((len(paths), size, size, channels), np.uint8)
-    readable = []
+    readable, unreadable = [], 0
     for k, path in enumerate(paths):
         image = load_image(path)
         readable.append(image is not None)
-        if image is None and readable.count(False) <= WARNED_UNREADABLE:
-            log.warning("%s: unreadable image, skipped", path)
-        elif image is not None:
+        if image is None:
+            unreadable += 1
+            if unreadable <= WARNED_UNREADABLE:
+                log.warning("%s: unreadable image, skipped", path)
+        else:
             images[k] = resize_face(image, size, size, "grayscale" if channels == 1 else "rgb")
-    unreadable = readable.count(False)
     if unreadable > WARNED_UNREADABLE:
         log.warning("%d unreadable images in all, skipped", unreadable)
     return images, readable
