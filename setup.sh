@@ -208,9 +208,9 @@ fi
 # Check that the pieces the pipeline needs really import and the bundled models are here.
 "$VENV/bin/python" - <<'PY' || die "the installed runtime does not import; see the message above"
 import cv2, numpy
-from edge.interpreter import interpreter_class
+from edge.analysis.interpreter import interpreter_class
 from edge.config import DEMO_SAMPLE, load_config, resolve_app_path
-from edge.detect import BUNDLED_MODELS
+from edge.analysis.detect import BUNDLED_MODELS
 cls, package = interpreter_class()
 cfg = load_config(None)
 missing = [p for p in [*BUNDLED_MODELS.values(), cfg.classifier.model, str(DEMO_SAMPLE)]

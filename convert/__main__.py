@@ -1,4 +1,4 @@
-"""`python -m convert`: the PC-side tools that make the files in models/ and edge/assets/."""
+"""`python -m convert`: the PC-side tools that make the files in models/ and edge/app/assets/."""
 
 from __future__ import annotations
 

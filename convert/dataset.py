@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 
 from convert.common import ConvertError
+from edge.analysis.model_meta import Framing
+from edge.config.source import IMAGE_SUFFIXES
 from edge.errors import printable
-from edge.model_meta import Framing
-from edge.sources.uri import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -141,15 +141,15 @@ def balanced_sample(images: LabelledImages, count: int, seed: int = 0) -> Labell
 
 
 class FaceCropper:
-    """The device's detector and crop rule (edge/align.py), for images that are whole photos.
+    """The device's detector and crop rule (edge/analysis/align.py), for whole photos.
 
     `framing` is the model's (its sidecar's); None is the rule for sidecars without one,
     the box grown by `margin`, as the device applies `faces.margin`.
     """
 
     def __init__(self, framing: Framing | None = None, margin: float = 0.15) -> None:
+        from edge.analysis.detect import BlazeFaceDetector
         from edge.config import DetectorConfig
-        from edge.detect import BlazeFaceDetector
 
         self.detector = BlazeFaceDetector(DetectorConfig())
         self.framing = framing
@@ -158,7 +158,7 @@ class FaceCropper:
 
     def crop(self, image_bgr: np.ndarray, model_hw: tuple[int, int]) -> np.ndarray:
         """The largest face if the image is a photo bigger than the model's input; else as is."""
-        from edge.align import frame_face
+        from edge.analysis.align import frame_face
 
         height, width = image_bgr.shape[:2]
         if height <= 2 * model_hw[0] and width <= 2 * model_hw[1]:

@@ -38,7 +38,7 @@ from convert.report import metrics
 from convert.runstate import files_for
 from convert.train import TrainOptions, train
 from convert.trainset import Split, load
-from edge.model_meta import FER_STYLE_FRAMING, SCHEMA, ModelMeta
+from edge.analysis.model_meta import FER_STYLE_FRAMING, SCHEMA, ModelMeta
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def build_default_model(
     sidecar["sha256"] = sha256_of(tflite)
     target = out_dir / staged.name
     write_model(target, tflite, sidecar)
-    # the float twin, for the bench's float-vs-int8 figures on this PC (edge/bench); not shipped
+    # the float twin, for the bench's float-vs-int8 figures on this PC (edge/app/bench); not shipped
     twin = cache_dir() / "models" / target.name.replace("int8", "float32")
     write_model(twin, convert_float(model), {**sidecar, "name": "ferplus-vgg-compact-float32"})
     return {

@@ -69,8 +69,8 @@ def demo_frames() -> tuple[list[np.ndarray], list[int], list[tuple[str, int, int
 
 
 def build_demo_sample(out: Path) -> list[tuple[str, int, int]]:
+    from edge.analysis.detect import BlazeFaceDetector
     from edge.config import DetectorConfig
-    from edge.detect import BlazeFaceDetector
 
     frames, counts, ranges = demo_frames()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """`python -m convert evaluate`: a model's accuracy on labelled photos, through the device's path.
 
-Each image goes through what the device runs on a camera frame (`edge.stages.open_stages`:
+Each image goes through what the device runs on a camera frame (`edge.analysis.stages.open_stages`:
 BlazeFace, the face policy, the crop, the classifier), so the figures are the device's, not
 those of a separate preprocessing path. The largest face is classified (face policy
 `largest` whatever the config says), reuse is off and the per-frame label is scored.
@@ -30,11 +30,11 @@ from convert import ferplus
 from convert.common import ConvertError
 from convert.dataset import find_images
 from convert.evaluate_report import build_report, write_report
+from edge.analysis.model_meta import ModelMeta, load_model_meta
+from edge.analysis.stages import Stages
 from edge.errors import printable
-from edge.model_meta import ModelMeta, load_model_meta
 from edge.sources.base import as_bgr
 from edge.sources.images import read_image
-from edge.stages import Stages
 from edge.types import Frame
 
 log = logging.getLogger(__name__)
@@ -161,8 +161,8 @@ def sha256_of(path: Path) -> str:
 
 def evaluate(options: EvaluateOptions) -> dict[str, Any]:
     """Run the model over the labelled folder; write report.json/.md and confusion.png."""
+    from edge.analysis.stages import open_stages
     from edge.config import load_config
-    from edge.stages import open_stages
 
     if options.crop_max_px is not None and options.crop_max_px < 1:
         raise ConvertError(f"--crop-max-px: must be 1 or more (got {options.crop_max_px})")

@@ -16,7 +16,7 @@ from convert.report import metrics
 
 if TYPE_CHECKING:
     from convert.evaluate import Sample
-    from edge.model_meta import ModelMeta
+    from edge.analysis.model_meta import ModelMeta
 
 SCHEMA = "emotion-edge.evaluate/1"
 CELL_PX = 64  # one matrix cell in confusion.png

@@ -30,8 +30,8 @@ from convert.int8 import (
     float_vs_int8,
     write_model,
 )
-from edge.model_meta import FER_STYLE_FRAMING, SCHEMA, ModelMeta
-from edge.preprocess import normalize
+from edge.analysis.model_meta import FER_STYLE_FRAMING, SCHEMA, ModelMeta
+from edge.analysis.preprocess import normalize
 
 log = logging.getLogger(__name__)
 

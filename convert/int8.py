@@ -11,8 +11,8 @@ import numpy as np
 
 from convert.common import ConvertError, tensorflow, write_output
 from convert.report import agreement
+from edge.analysis.preprocess import dequantize, quantize
 from edge.errors import first_line
-from edge.preprocess import dequantize, quantize
 
 IoType = Literal["int8", "uint8"]
 

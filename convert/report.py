@@ -9,7 +9,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edge.stats import percentiles
+from edge.pipeline.stats import percentiles
 
 
 def confusion(y_true: list[int], y_pred: list[int], classes: int) -> np.ndarray:

@@ -53,8 +53,8 @@ def labels_per_frame(
     """(media time, reported emotion, the frame's own top-1) of every frame, None without a
     face, as `run` on the file gives them with the default config (reuse as auto decides,
     mirror average on) and `smoothing`."""
+    from edge.analysis.stages import open_stages
     from edge.config import Config
-    from edge.stages import open_stages
     from edge.types import Frame
 
     config = Config.model_validate(

@@ -24,7 +24,7 @@ import numpy as np
 from convert import ferplus
 from convert.common import ConvertError, cache_dir
 from convert.dataset import list_classes, load_image, scan
-from edge.preprocess import resize_face
+from edge.analysis.preprocess import resize_face
 
 log = logging.getLogger(__name__)
 SPLIT_NAMES = ("train", "valid", "test")

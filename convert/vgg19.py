@@ -16,7 +16,7 @@ import numpy as np
 
 from convert.common import ConvertError, tensorflow
 from convert.int8 import convert_float, convert_int8, write_model
-from edge.model_meta import SCHEMA
+from edge.analysis.model_meta import SCHEMA
 
 ALPHABETICAL_LABELS = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
 

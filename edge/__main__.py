@@ -1,3 +1,3 @@
-from edge.entry import main
+from edge.app.entry import main
 
 raise SystemExit(main())

@@ -138,7 +138,7 @@ class Result:
     faces: tuple[FaceResult, ...]  # the ones the face policy had classified, of `detections`
     timings: Timings
     latency_ms: float  # capture to result ready
-    decision: Decision = NO_DECISION  # the reported emotion (edge.decide)
+    decision: Decision = NO_DECISION  # the reported emotion (edge.analysis.decide)
     smoothed_scores: Mapping[str, float] = field(default_factory=dict)  # what it is based on
     model_name: str = ""
     source_file: str | None = None

@@ -166,8 +166,8 @@ def analyzer_for():
     `analyzer_for(faces={"policy": "all"}, reuse={"enabled": True})`: sections of the
     config; reuse is off unless asked for, so a test sees every frame classified.
     """
+    from edge.analysis.stages import open_stages
     from edge.config import Config
-    from edge.stages import open_stages
 
     with contextlib.ExitStack() as opened:
 

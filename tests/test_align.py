@@ -1,4 +1,4 @@
-"""Aligned faces (edge/align.py): the geometry, the sidecar's `framing`, the analyzer's crop,
+"""Aligned faces (edge/analysis/align.py): the geometry, the sidecar's `framing`, the analyzer's crop,
 and how much alignment keeps a rotated face's label on real photos."""
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.align import OVERSAMPLE, aligned_crop, frame_face, output_size, upright_crop
-from edge.analyze import FrameAnalyzer
-from edge.classify import Classification
+from edge.analysis.align import OVERSAMPLE, aligned_crop, frame_face, output_size, upright_crop
+from edge.analysis.analyzer import FrameAnalyzer
+from edge.analysis.classify import Classification
+from edge.analysis.model_meta import FER_STYLE_FRAMING, Framing, ModelMeta, load_model_meta
+from edge.analysis.preprocess import crop_with_margin
 from edge.config import FacesConfig, ReuseConfig, SmoothingConfig
 from edge.errors import ModelError
-from edge.model_meta import FER_STYLE_FRAMING, Framing, ModelMeta, load_model_meta
-from edge.preprocess import crop_with_margin
 from edge.types import Detection, Frame
 from tests.conftest import DEFAULT_MODEL
 
@@ -265,7 +265,7 @@ def test_reuse_still_recognises_an_unchanged_turned_face(astronaut_bgr):
 def test_training_photos_are_cropped_as_the_device_crops_them(astronaut_bgr):
     """convert's FaceCropper (calibration, reports) and the analyzer give the same pixels."""
     from convert.dataset import FaceCropper
-    from edge.blazeface import BlazeFaceDetector
+    from edge.analysis.blazeface import BlazeFaceDetector
     from edge.config import DetectorConfig
 
     cropper = FaceCropper(EYES_ALIGNED)

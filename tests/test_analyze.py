@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from edge.analyze import apply_face_policy
-from edge.payload import result_to_dict
+from edge.analysis.analyzer import apply_face_policy
+from edge.sinks.payload import result_to_dict
 from edge.types import Detection, Frame
 from tests.conftest import ASTRONAUT_FACE_XYWH, RESULT_KEYS
 

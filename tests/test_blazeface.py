@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.blazeface import (
+from edge.analysis.blazeface import (
     SPECS,
     BlazeFaceDetector,
     decode,

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.blazeface import BlazeFaceDetector
+from edge.analysis.blazeface import BlazeFaceDetector
 from edge.config import DetectorConfig
 from edge.types import Detection
 from tests.reference.make_blazeface_reference import reference_images

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.classify import TFLiteClassifier
+from edge.analysis.classify import TFLiteClassifier
+from edge.analysis.preprocess import crop_with_margin
 from edge.errors import ModelError
-from edge.preprocess import crop_with_margin
 from tests.conftest import ASTRONAUT_FACE_XYWH, DEFAULT_MODEL, FER_MODEL
 
 FER_ORDER = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from convert.common import ConvertError
 from convert.int8 import check_classifier
-from edge.classify import TFLiteClassifier
+from edge.analysis.classify import TFLiteClassifier
 from tests.conftest import DEFAULT_MODEL, FER_MODEL, ROOT
 
 CLASSES = ["angry", "happy", "sad"]
@@ -239,7 +239,7 @@ def test_the_fer_model_rebuilds_to_the_same_model(tmp_path: Path):
 )
 def test_a_held_out_file_that_cannot_be_read_is_one_line(tmp_path: Path, content, message):
     from convert.calibration import file_crops
-    from edge.model_meta import load_model_meta
+    from edge.analysis.model_meta import load_model_meta
 
     path = tmp_path / "faces.mp4"
     if content is not None:

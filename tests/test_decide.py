@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.config_analysis import SmoothingConfig
-from edge.decide import EmotionSmoother, LabelDecider
+from edge.analysis.decide import EmotionSmoother, LabelDecider
+from edge.config.analysis import SmoothingConfig
 from edge.types import UNCERTAIN
 
 CFG = SmoothingConfig(switch_margin=0.1, hold_s=0.5, min_confidence=0.4)
@@ -107,8 +107,8 @@ def rounded(runs) -> list[tuple[str | None, float, float]]:
 def clip_labels(request):
     """The raw top-1 and the reported emotion of every frame of a real clip, on its own time."""
     from convert.clips import real_clip
+    from edge.analysis.stages import open_stages
     from edge.config import Config
-    from edge.stages import open_stages
     from edge.types import Frame
 
     capture = cv2.VideoCapture(str(real_clip(request.param)))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from convert import ferplus
-from edge.classify import TFLiteClassifier
+from edge.analysis.classify import TFLiteClassifier
 from tests.conftest import DEFAULT_MODEL, FERPLUS, MODELS, needs_ferplus
 
 QUICK_EPOCHS = 2

@@ -23,14 +23,14 @@ import numpy as np
 import pytest
 
 from edge.config import SourceConfig
-from edge.config_view import DisplayConfig
+from edge.config.view import DisplayConfig
 from edge.display import DisplayViewer, camera_preview, open_screen, open_viewer
 from edge.display.common import DisplayUnavailable
 from edge.display.drm import CameraPreview, DrmViewer, probe_screen
 from edge.display.framebuffer import FramebufferDisplay
-from edge.pipeline import Pipeline
+from edge.pipeline.stats import PipelineStats
+from edge.pipeline.threads import Pipeline
 from edge.sources import SourceUnavailable, make_source, resolve_source
-from edge.stats import PipelineStats
 from edge.types import Decision, Frame, Result
 from tests.conftest import run_cli, write_video
 from tests.test_framebuffer import Geometry, fake_framebuffer
@@ -48,7 +48,7 @@ def test_auto_falls_back_to_headless_and_explicit_backend_fails(tmp_path, monkey
     config = tmp_path / "c.yaml"
     config.write_text(f"display:\n  backend: framebuffer\n  framebuffer_device: {missing}\n")
     proc = run_cli(
-        "run", "--config", str(config), "--source", "edge/assets/demo.mp4", "--max-frames", "1"
+        "run", "--config", str(config), "--source", "edge/app/assets/demo.mp4", "--max-frames", "1"
     )
     assert proc.returncode == 1
     assert f"emotion-edge: {missing}: no framebuffer device here" in proc.stderr
@@ -89,7 +89,7 @@ def test_display_keeps_the_camera_rate_while_the_model_is_slow(tmp_path, astrona
 
 
 def test_rgba_overlay_is_transparent_except_the_drawing():
-    from edge.overlay import EMOTION_COLORS, draw_overlay_rgba
+    from edge.display.overlay import EMOTION_COLORS, draw_overlay_rgba
     from edge.types import Detection, FaceResult, Timings
 
     detection = Detection(box_xywh=(100, 100, 120, 120), score=0.9)
@@ -545,7 +545,7 @@ def test_which_display_auto_and_drm_pick(
 @pytest.mark.usefixtures("without_picamera2")  # the real one imports on a Raspberry Pi
 def test_drm_needs_the_pi_camera():
     proc = run_cli(
-        "run", "--source", "edge/assets/demo.mp4", "--display", "drm", "--max-frames", "1"
+        "run", "--source", "edge/app/assets/demo.mp4", "--display", "drm", "--max-frames", "1"
     )
     assert proc.returncode == 1
     assert "drm: the DRM preview needs the Raspberry Pi camera" in proc.stderr

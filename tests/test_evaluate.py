@@ -80,8 +80,8 @@ def labelled(tmp_path_factory, astronaut_bgr, two_faces_bgr, no_face_bgr) -> Pat
 
 def expected_outcomes(data: Path) -> dict[str, tuple[str, str | None]]:
     """file -> (path taken, predicted label), through the device's own stages, here."""
+    from edge.analysis.stages import open_stages
     from edge.config import Config
-    from edge.stages import open_stages
     from edge.types import Frame
 
     config = Config(

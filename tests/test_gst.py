@@ -8,9 +8,9 @@ import logging
 import pytest
 
 from edge.config import SourceConfig
+from edge.config.source import launch_args
 from edge.sources import FeedPolicy, ReconnectingSource, SourceUnavailable, make_source
 from edge.sources.gstreamer import GstLaunchSource
-from edge.sources.uri import launch_args
 from tests.conftest import run_cli
 
 TAIL = [

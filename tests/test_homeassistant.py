@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from edge.config import DEMO_SAMPLE
-from edge.sinks.mqtt_policy import cpu_temperature_c
+from edge.sinks.mqtt.policy import cpu_temperature_c
 from tests.conftest import run_cli, start_program, stop_program, write_video
 from tests.homeassistant import HomeAssistant, find_install
 from tests.mqtt_broker import Broker, Subscriber, wait_until

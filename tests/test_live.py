@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from edge.live import LiveState
+from edge.pipeline.live import LiveState
 from edge.types import Frame, Result, Timings
 
 

@@ -16,9 +16,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 import tests.test_web as web_tests
-from edge.metrics import format_value, metrics_text
-from edge.stats import TIMING_BUCKETS_S, PipelineStats
+from edge.pipeline.stats import TIMING_BUCKETS_S, PipelineStats
 from edge.types import Detection, FaceResult, Result, Timings
+from edge.web.metrics import format_value, metrics_text
 from tests.conftest import ROOT
 from tests.mqtt_broker import wait_until
 

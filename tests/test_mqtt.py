@@ -17,11 +17,11 @@ import cv2
 import pytest
 
 from edge.config import load_config
-from edge.config_mqtt import MqttConfig
+from edge.config.mqtt import MqttConfig
 from edge.errors import ConfigError
-from edge.sinks.mqtt_policy import PublishPolicy, cpu_temperature_c
-from edge.sinks.mqtt_sink import MqttSink
-from edge.stats import PipelineStats
+from edge.pipeline.stats import PipelineStats
+from edge.sinks.mqtt.policy import PublishPolicy, cpu_temperature_c
+from edge.sinks.mqtt.sink import MqttSink
 from edge.types import Decision, Detection, FaceResult, Result, Timings
 from tests.conftest import RESULT_KEYS, start_program, stop_program, write_video
 from tests.mqtt_broker import Broker, Subscriber, make_test_ca, wait_until
@@ -620,7 +620,7 @@ def test_a_port_that_is_no_broker_is_one_error_and_what_waited_is_counted(caplog
 
 def test_an_error_in_a_callback_does_not_end_mqtt(broker, caplog, monkeypatch):
     # a bug of ours inside paho's thread used to end that thread, and MQTT with it, silently
-    import edge.sinks.mqtt_sink as mqtt_sink
+    import edge.sinks.mqtt.sink as mqtt_sink
 
     real_payload, calls = mqtt_sink.discovery_payload, []
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from edge.config_mqtt import CLIENT_ID_ENV, MqttConfig
+from edge.config.mqtt import CLIENT_ID_ENV, MqttConfig
 from edge.errors import ConfigError
-from edge.sinks.mqtt_sink import MqttSink
-from edge.stats import PipelineStats
+from edge.pipeline.stats import PipelineStats
+from edge.sinks.mqtt.sink import MqttSink
 from tests.conftest import ROOT
 from tests.mqtt_broker import Broker, Subscriber, retained_now, wait_until
 from tests.test_mqtt import LABELS, result

@@ -13,20 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from edge.config_mqtt import MqttConfig
-from edge.config_view import WebConfig
-from edge.payload import result_to_dict
+from edge.config.mqtt import MqttConfig
+from edge.config.view import WebConfig
+from edge.pipeline.stats import PipelineStats
 from edge.sinks import mqtt_policy
-from edge.sinks.homeassistant import discovery_payload, web_view_url
-from edge.sinks.mqtt_policy import (
+from edge.sinks.mqtt.homeassistant import discovery_payload, web_view_url
+from edge.sinks.mqtt.policy import (
     PublishPolicy,
     SensorPolicy,
     camera_state,
     sensor_values,
     stats_payload,
 )
-from edge.sinks.mqtt_sink import MqttSink
-from edge.stats import PipelineStats
+from edge.sinks.mqtt.sink import MqttSink
+from edge.sinks.payload import result_to_dict
 from tests.conftest import start_program, stop_program
 from tests.mqtt_broker import Broker, Subscriber, retained_now, wait_until
 from tests.test_mqtt import LABELS, result

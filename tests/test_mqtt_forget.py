@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from edge.config_mqtt import MqttConfig
-from edge.sinks.mqtt_record import Announcement, load_record, record_path
-from edge.sinks.mqtt_sink import MqttSink
-from edge.stats import PipelineStats
+from edge.config.mqtt import MqttConfig
+from edge.pipeline.stats import PipelineStats
+from edge.sinks.mqtt.record import Announcement, load_record, record_path
+from edge.sinks.mqtt.sink import MqttSink
 from tests.conftest import ROOT, run_cli
 from tests.mqtt_broker import Broker, retained_now, wait_until
 from tests.test_mqtt import LABELS, result

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from edge.overlay import EMOTION_COLORS, UNCLASSIFIED_COLOR, draw_overlay
+from edge.display.overlay import EMOTION_COLORS, UNCLASSIFIED_COLOR, draw_overlay
 from edge.types import Detection, FaceResult, Result, Timings
 
 LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edge.config import SourceConfig
-from edge.pipeline import Pipeline
+from edge.pipeline.threads import Pipeline
 from edge.sources import FeedPolicy, make_source
 from edge.types import Frame, Result
 from tests.conftest import write_video

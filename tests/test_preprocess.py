@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.model_meta import ModelMeta
-from edge.preprocess import (
+from edge.analysis.model_meta import ModelMeta
+from edge.analysis.preprocess import (
     crop_with_margin,
     dequantize,
     normalize,

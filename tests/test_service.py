@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from edge.service import (
+from edge.pipeline.service import (
     SEND_TIMEOUT_S,
     NotifySocket,
     ServiceNotifier,
     judge_progress,
     watchdog_interval_s,
 )
-from edge.stats import PipelineStats
+from edge.pipeline.stats import PipelineStats
 from tests.conftest import ROOT
 
 UNIT = ROOT / "systemd" / "emotion-edge.service"
@@ -218,7 +218,7 @@ def test_install_layout_in_a_staging_root(tmp_path: Path):
     assert proc.returncode == 0, proc.stderr
     app = dest / "opt/emotion-edge"
     for part in (
-        "edge/cli.py",
+        "edge/app/cli.py",
         "setup.sh",
         "config.yaml",
         "models/face_detection_short_range.tflite",

@@ -126,8 +126,10 @@ def test_a_stop_during_start_up_is_not_lost(extra_delay_s: float):
 
 
 def test_signals_are_caught_before_anything_heavy_is_imported():
-    # what makes the window before the handlers short: edge.entry imports nothing heavy
-    probe = "import sys, edge.entry; print(sorted({'pydantic', 'cv2', 'numpy'} & set(sys.modules)))"
+    # what makes the window before the handlers short: edge.app.entry imports nothing heavy
+    probe = (
+        "import sys, edge.app.entry; print(sorted({'pydantic', 'cv2', 'numpy'} & set(sys.modules)))"
+    )
     proc = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=30
     )

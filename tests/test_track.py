@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.config_analysis import ReuseConfig
-from edge.track import FaceTracks, iou, thumbnail
+from edge.analysis.track import FaceTracks, iou, thumbnail
+from edge.config.analysis import ReuseConfig
 from edge.types import Frame
 
 
@@ -102,7 +102,7 @@ def test_thumbnail_is_small_and_signed(astronaut_bgr):
     ],
 )
 def test_reuse_auto_is_decided_by_the_models_cost_alone(setting, multiply_adds, wanted):
-    from edge.track import reuse_wanted
+    from edge.analysis.track import reuse_wanted
 
     assert reuse_wanted(setting, multiply_adds) is wanted
 
@@ -112,8 +112,8 @@ def test_the_multiply_adds_are_counted_from_the_graph(tmp_path):
     import tensorflow as tf
 
     from convert.int8 import convert_float
-    from edge.interpreter import load_interpreter
-    from edge.model_cost import multiply_adds
+    from edge.analysis.interpreter import load_interpreter
+    from edge.analysis.model_cost import multiply_adds
 
     keras = tf.keras
     model = keras.Sequential(
@@ -157,6 +157,6 @@ def test_reuse_auto_in_the_analyzer_is_off_for_the_default_model(analyzer_for, a
     ],
 )
 def test_the_summary_says_what_reuse_does_and_why(setting, multiply_adds, said):
-    from edge.track import reuse_state
+    from edge.analysis.track import reuse_state
 
     assert reuse_state(setting, multiply_adds) == said

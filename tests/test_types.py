@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.payload import result_to_dict
+from edge.sinks.payload import result_to_dict
 from edge.types import Detection, FaceResult, Result, Timings
 
 SMALL, BIG = Detection((0, 0, 40, 40), 0.9), Detection((100, 0, 80, 80), 0.8)

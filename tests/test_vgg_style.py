@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf  # ./setup.sh --dev installs it: tests build models with it
 
-from edge.classify import TFLiteClassifier
-from edge.preprocess import normalize, to_model_pixels
+from edge.analysis.classify import TFLiteClassifier
+from edge.analysis.preprocess import normalize, to_model_pixels
 
 LABELS = sorted(["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"])
 

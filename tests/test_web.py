@@ -24,11 +24,11 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.config_view import WebConfig
-from edge.live import LiveState
-from edge.stats import PipelineStats
+from edge.config.view import WebConfig
+from edge.pipeline.live import LiveState
+from edge.pipeline.stats import PipelineStats
 from edge.types import Frame
-from edge.web import ServerLimits, WebView
+from edge.web.view import ServerLimits, WebView
 from tests.conftest import EMOTION_EDGE, ROOT, run_cli, start_program, stop_program, write_video
 from tests.mqtt_broker import free_port, wait_until
 
@@ -430,7 +430,7 @@ def test_the_token_never_reaches_a_debug_log(guarded):
         assert b"Bad request syntax" in receive(sock, 2.0, b"</html>")
 
     def logged() -> list[str]:
-        return [line for line in guarded.log_text(start).splitlines() if "edge.web" in line]
+        return [line for line in guarded.log_text(start).splitlines() if "edge.web.view" in line]
 
     assert wait_until(lambda: sum("token=***" in line for line in logged()) >= 6, 5), logged()
     assert TOKEN not in guarded.log_text(start)

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from edge.config_view import DisplayConfig
+from edge.config.view import DisplayConfig
 from edge.display.common import DisplayUnavailable
-from edge.overlay import draw_overlay
-from edge.stats import PipelineStats
+from edge.display.overlay import draw_overlay
+from edge.pipeline.stats import PipelineStats
 from edge.types import Frame, Result
 
 if TYPE_CHECKING:

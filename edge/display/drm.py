@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from edge.display.common import DisplayUnavailable
+from edge.display.overlay import draw_overlay_rgba
 from edge.errors import first_line
-from edge.overlay import draw_overlay_rgba
 from edge.types import Frame, Result
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from edge.app.outfile import require_writable
 from edge.errors import ConfigError
-from edge.outfile import require_writable
-from edge.payload import result_to_dict
+from edge.sinks.payload import result_to_dict
 from edge.types import Result
 
 log = logging.getLogger(__name__)

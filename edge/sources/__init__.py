@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from edge.config.source import SourceKind, SourceSpec, kind_from_text, resolve_source
 from edge.sources.base import EndOfStream, Source, SourceUnavailable, as_bgr
 from edge.sources.feed import FeedPolicy, ReconnectingSource
-from edge.sources.uri import SourceKind, SourceSpec, kind_from_text, resolve_source
 
 if TYPE_CHECKING:
     from edge.config import SourceConfig

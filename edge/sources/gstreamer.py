@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from edge.config.source import SourceSpec, launch_args
 from edge.errors import SourceError
 from edge.sources.base import SourceUnavailable
-from edge.sources.uri import SourceSpec, launch_args
 
 if TYPE_CHECKING:
     from edge.config import SourceConfig

@@ -14,9 +14,9 @@ import cv2
 import numpy as np
 
 from edge import MAX_IMAGE_PIXELS
+from edge.config.source import IMAGE_SUFFIXES, SourceSpec
 from edge.errors import SourceError, first_line, printable
 from edge.sources.base import EndOfStream, as_bgr
-from edge.sources.uri import IMAGE_SUFFIXES, SourceSpec
 
 if TYPE_CHECKING:
     from edge.config import SourceConfig

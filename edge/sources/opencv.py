@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from edge.config.source import SourceSpec
 from edge.errors import SourceError
 from edge.sources.base import EndOfStream, SourceUnavailable, as_bgr
-from edge.sources.uri import SourceSpec
 
 if TYPE_CHECKING:
     from edge.config import SourceConfig

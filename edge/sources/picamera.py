@@ -8,9 +8,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from edge.config import SourceConfig
+from edge.config.source import SourceSpec
 from edge.errors import DependencyError, EdgeError, first_line
 from edge.sources.base import SourceUnavailable
-from edge.sources.uri import SourceSpec
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@
 makes a throwaway venv (in a temporary folder unless --venv names one to create or reuse),
 pip-installs the pinned packages below into it, runs MediaPipe Tasks' FaceDetector in IMAGE
 mode with both bundled models on the reference images (the astronaut, a two-face composite,
-the coffee cup and every frame of edge/assets/demo.mp4) and writes blazeface_mediapipe.json
+the coffee cup and every frame of edge/app/assets/demo.mp4) and writes blazeface_mediapipe.json
 next to this file: per model and image, each face's box (integer pixels, as MediaPipe gives
 them), score and six keypoints (pixels). It also prints MediaPipe's detect time per demo frame.
 

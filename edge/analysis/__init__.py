@@ -1,0 +1,1 @@
+"""The analysis chain: a frame in, faces found, framed, classified, tracked and decided."""

@@ -1,0 +1,146 @@
+"""One frame in, one Result out: detection, face policy, crop, classification, smoothing.
+
+Plain and synchronous, so the pipeline thread, a serial baseline and the tests
+all run the very same code.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from edge.analysis.align import frame_face
+from edge.analysis.classify import Classifier
+from edge.analysis.decide import EmotionSmoother, LabelDecider
+from edge.analysis.detect import FaceDetector
+from edge.analysis.track import FaceTracks, thumbnail
+from edge.config.analysis import (
+    FACE_POLICIES,
+    FacePolicy,
+    FacesConfig,
+    ReuseConfig,
+    SmoothingConfig,
+)
+from edge.types import Detection, FaceResult, Frame, Result, Status, Timings, largest_face
+
+
+def apply_face_policy(
+    detections: Sequence[Detection], policy: FacePolicy
+) -> tuple[Status, list[Detection]]:
+    """Which faces to classify, and the frame's status, as the original design does."""
+    if policy not in FACE_POLICIES:  # a closed choice: never read an unknown one as a default
+        raise ValueError(f"unknown face policy {policy!r} (one of {', '.join(FACE_POLICIES)})")
+    if not detections:
+        return "no_face", []
+    if len(detections) == 1:
+        return "ok", list(detections)
+    if policy == "largest":
+        return "ok", [max(detections, key=lambda d: d.area_px)]
+    if policy == "all":
+        return "ok", sorted(detections, key=lambda d: d.box_xywh[0])
+    return "multiple_faces", []
+
+
+def scores_by_label(labels: Sequence[str], values: np.ndarray) -> dict[str, float]:
+    return {label: float(v) for label, v in zip(labels, values, strict=True)}
+
+
+def _region(image: np.ndarray, xyxy: tuple[int, int, int, int]) -> np.ndarray:
+    x0, y0, x1, y1 = xyxy
+    return image[y0:y1, x0:x1]
+
+
+class FrameAnalyzer:
+    def __init__(
+        self,
+        detector: FaceDetector,
+        classifier: Classifier,
+        faces: FacesConfig,
+        smoothing: SmoothingConfig,
+        reuse: ReuseConfig | None = None,
+    ) -> None:
+        self.detector = detector
+        self.classifier = classifier
+        self.faces_cfg = faces
+        # how the model's training faces were framed (its sidecar); without it, faces.margin
+        meta = getattr(classifier, "meta", None)
+        self.framing = meta.framing if meta is not None else None
+        self.model_hw = meta.input_size_hw if meta is not None else (64, 64)
+        self.smoother = EmotionSmoother(classifier.labels, smoothing)
+        self.decider = LabelDecider(smoothing)
+        self.tracks = FaceTracks(reuse or ReuseConfig(enabled=False))
+        self.classifier_calls = 0
+
+    def analyze(self, frame: Frame) -> Result:
+        t0 = time.perf_counter()
+        found = self.detector.detect(frame.image_bgr, int(frame.captured_at_s * 1000))
+        t_detect = time.perf_counter()
+        min_px = self.faces_cfg.min_size_px
+        found = [d for d in found if min(d.box_xywh[2], d.box_xywh[3]) >= min_px]
+        status, chosen = apply_face_policy(found, self.faces_cfg.policy)
+        faces: list[FaceResult] = []
+        probabilities_of: dict[int, np.ndarray] = {}  # by id of the FaceResult
+        preprocess_ms = inference_ms = 0.0
+        now_s = frame.time_s  # a file's own time: its answers do not depend on the machine
+        for det in chosen:
+            track = self.tracks.match(det.box_xywh)
+            probabilities, classified = None, None
+            if track is not None:
+                region = _region(frame.image_bgr, track.crop_xyxy)
+                probabilities = self.tracks.reusable(track, det.box_xywh, thumbnail(region), now_s)
+            reused = probabilities is not None
+            if probabilities is None:  # the crop (a warp when aligned) only when classified
+                face_crop = frame_face(
+                    frame.image_bgr,
+                    det.box_xywh,
+                    det.keypoints_xy,
+                    self.framing,
+                    margin=self.faces_cfg.margin,
+                    model_hw=self.model_hw,
+                )
+                out = self.classifier.classify(face_crop.image_bgr)
+                self.classifier_calls += 1
+                preprocess_ms += out.preprocess_ms
+                inference_ms += out.inference_ms
+                probabilities = out.probabilities
+                # reuse later compares this axis-aligned region of the frame, not the crop
+                region_xyxy = face_crop.region_xyxy
+                classified = (region_xyxy, thumbnail(_region(frame.image_bgr, region_xyxy)))
+            self.tracks.update(track, det.box_xywh, probabilities, now_s, classified)
+            best = int(np.argmax(probabilities))
+            labels = self.classifier.labels
+            face = FaceResult(
+                detection=det,
+                label=labels[best],
+                confidence=float(probabilities[best]),
+                scores=scores_by_label(labels, probabilities),
+                reused=reused,
+            )
+            faces.append(face)
+            probabilities_of[id(face)] = probabilities
+        self.tracks.forget_stale(now_s)
+        primary = largest_face(faces)  # it drives the reported emotion, as the outputs say
+        smoothed = self.smoother.update(probabilities_of[id(primary)] if primary else None, now_s)
+        decision = self.decider.update(smoothed, now_s)
+        t_end = time.perf_counter()
+        return Result(
+            frame_index=frame.index,
+            captured_at_s=frame.captured_at_s,
+            wall_time_s=frame.wall_time_s,
+            status=status,
+            detections=tuple(found),
+            faces=tuple(faces),
+            timings=Timings(
+                detect_ms=(t_detect - t0) * 1000.0,
+                preprocess_ms=preprocess_ms,
+                inference_ms=inference_ms,
+                total_ms=(t_end - t0) * 1000.0,
+            ),
+            latency_ms=(time.monotonic() - frame.captured_at_s) * 1000.0,
+            decision=decision,
+            smoothed_scores=smoothed or {},
+            model_name=self.classifier.name,
+            source_file=frame.source_file,
+        )

@@ -1,0 +1,34 @@
+"""The face detector stage: what the pipeline asks of one, and the one we ship.
+
+BlazeFace (MediaPipe's face model) runs on LiteRT with our own post-processing
+(edge/analysis/blazeface.py), so MediaPipe itself is not needed: its aarch64 wheels need an
+ARMv8.2 CPU and abort on a Raspberry Pi 4.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from edge.analysis.blazeface import (
+    BUNDLED_MODELS,
+    BlazeFaceDetector,
+    clamp_box,
+    detector_model_path,
+)
+from edge.types import Detection
+
+__all__ = [
+    "BUNDLED_MODELS",
+    "BlazeFaceDetector",
+    "FaceDetector",
+    "clamp_box",
+    "detector_model_path",
+]
+
+
+class FaceDetector(Protocol):
+    def detect(self, image_bgr: np.ndarray, timestamp_ms: int) -> list[Detection]: ...
+
+    def close(self) -> None: ...

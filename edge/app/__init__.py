@@ -1,0 +1,1 @@
+"""The program: the command line, `run`, `snapshot`, `bench`, `forget` and their helpers."""

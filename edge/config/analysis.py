@@ -1,0 +1,102 @@
+"""The analysis sections of the config: which faces, when to classify again, what to report."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from pydantic import Field
+
+from edge.config.load import Section
+
+FacePolicy = Literal["multiple_faces", "largest", "all"]
+FACE_POLICIES: tuple[FacePolicy, ...] = get_args(FacePolicy)
+
+
+class FacesConfig(Section):
+    policy: FacePolicy = Field(
+        default="multiple_faces",
+        description="several faces: report multiple_faces and classify none, classify the "
+        "largest, or classify all",
+    )
+    margin: float = Field(
+        default=0.15,
+        ge=0.0,
+        le=1.0,
+        description="crop margin around the face box, per side, as a fraction of the box size; "
+        "only for models whose sidecar has no `framing` (a sidecar's framing, the default "
+        "model's included, sets its own margin, shape and alignment)",
+    )
+    min_size_px: int = Field(
+        default=20, ge=1, le=4096, description="ignore faces whose box is smaller than this"
+    )
+
+
+class ReuseConfig(Section):
+    enabled: bool | Literal["auto"] = Field(
+        default="auto",
+        description="reuse a face's last scores while it has not moved or changed, instead "
+        "of running the classifier on every frame; auto: only for a model that needs at least "
+        "1 G multiply-adds a face, counted from its graph (a VGG19-150: yes; the bundled "
+        "models: no, reuse would save little and cost agreement), never from how busy the "
+        "machine is",
+    )
+    max_age_s: float = Field(
+        default=1.0, ge=0.0, le=60.0, description="classify a face again after this long anyway"
+    )
+    max_move: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description="classify again when the box moved or resized "
+        "by more than this fraction of its size",
+    )
+    max_change: float = Field(
+        default=6.0,
+        ge=0.0,
+        le=255.0,
+        description="classify again when the face's pixels "
+        "changed by more than this (mean absolute difference of a 16x16 grayscale thumbnail, "
+        "0-255)",
+    )
+    min_iou: float = Field(
+        default=0.3, gt=0.0, le=1.0, description="box overlap needed to call it the same face"
+    )
+    forget_after_s: float = Field(
+        default=1.0, ge=0.0, le=60.0, description="forget a face not seen for this long"
+    )
+
+
+class SmoothingConfig(Section):
+    alpha: float = Field(
+        default=0.3,
+        gt=0.0,
+        le=1.0,
+        description="weight of the newest scores in the moving average (1 = no smoothing)",
+    )
+    reset_after_s: float = Field(
+        default=2.0,
+        ge=0.0,
+        le=3600,
+        description="forget the face's emotion after this long without a classified face",
+    )
+    switch_margin: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description="the reported emotion changes only to one whose smoothed score leads "
+        "the reported one's by at least this much",
+    )
+    hold_s: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=60.0,
+        description="... and only once that lead (or an uncertain spell) has lasted this long",
+    )
+    min_confidence: float = Field(
+        default=0.45,
+        ge=0.0,
+        le=1.0,
+        description="below this smoothed top score the reported emotion is 'uncertain' "
+        "(0.45: where the default model's labels stop being more often wrong than right, "
+        "chosen on FER+'s validation split)",
+    )

@@ -1,0 +1,275 @@
+"""The connection to the broker (paho-mqtt 2.x): never blocks the caller, never claims a
+refused link, and holds a bounded amount of what it could not send yet.
+
+paho's own thread does the network I/O and the reconnects (with backoff); `send` only
+hands a message over, or keeps the newest few results while the broker is away. The
+bound is ours, for every QoS: a message paho has not written (QoS 0) or not had
+acknowledged (QoS 1/2) counts against buffer_messages, and more are dropped and counted.
+paho's max_queued_messages is left unlimited on purpose: it bounds only QoS 1/2, and it
+would refuse the on-connect messages (availability, discovery) whenever earlier QoS 1
+messages still wait for their PUBACK, which cannot arrive while on_connect runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import ssl
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from edge.config.mqtt import MqttConfig
+from edge.errors import DependencyError
+
+log = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT_S = 2.0  # each of the two waits in close(): the offline message, the disconnect
+
+
+def diagnose_connect(cfg: MqttConfig, timeout_s: float = 5.0) -> str:
+    """Why a TCP/TLS connection to the broker fails, in words (paho does not say)."""
+    try:
+        with socket.create_connection((cfg.host, cfg.port), timeout=timeout_s) as raw:
+            if not cfg.tls.enabled:
+                return "the connection closed before the broker answered"
+            context = ssl.create_default_context(cafile=cfg.tls.ca_file)
+            if cfg.tls.insecure:
+                context.check_hostname = False
+            with context.wrap_socket(raw, server_hostname=cfg.host):
+                return "TLS handshake works; the broker closed the connection"
+    except ssl.SSLCertVerificationError as exc:
+        if "mismatch" in str(exc.verify_message):
+            return (
+                f"TLS certificate is not for {cfg.host} ({exc.verify_message}): connect by a "
+                "name the certificate lists (mqtt.host), or mqtt.tls.insecure: true on a "
+                "test broker"
+            )
+        return f"TLS certificate not trusted ({exc.verify_message}): check mqtt.tls.ca_file"
+    except (ssl.SSLError, OSError) as exc:
+        return str(exc) or type(exc).__name__
+
+
+def make_client(cfg: MqttConfig, password: str | None, client_id: str) -> tuple[Any, Any]:
+    """paho's module and a client set up from the config (protocol, credentials, TLS)."""
+    try:
+        import paho.mqtt.client as mqtt
+    except ImportError as exc:
+        raise DependencyError("paho-mqtt is not installed: run ./setup.sh") from exc
+    protocol = mqtt.MQTTv5 if cfg.protocol == "5" else mqtt.MQTTv311
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
+    if cfg.username:
+        client.username_pw_set(cfg.username, password)
+    if cfg.tls.enabled:
+        client.tls_set(
+            ca_certs=cfg.tls.ca_file, certfile=cfg.tls.cert_file, keyfile=cfg.tls.key_file
+        )
+        client.tls_insecure_set(cfg.tls.insecure)
+    return mqtt, client
+
+
+class MqttLink:
+    """One client and its link state; `lock` guards everything the three threads share."""
+
+    def __init__(
+        self,
+        cfg: MqttConfig,
+        password: str | None,
+        client_id: str,
+        will_topic: str,
+        on_online: Callable[[Any], None],
+        on_message: Callable[[Any, Any, Any], None],
+    ) -> None:
+        self.cfg = cfg
+        self.lock = threading.Lock()
+        self.connected = False
+        self.dropped = 0  # messages lost: broker away longer than the backlog, or too slow
+        self.published = 0
+        self.callback_errors = 0
+        self._on_online = on_online  # called under the lock, connected: the on-connect set
+        self._backlog: deque[tuple[str, str]] = deque(maxlen=cfg.buffer_messages)
+        self._unsent: deque[tuple[Any, int]] = deque()  # (MQTTMessageInfo, qos) not yet sent
+        self._stalled = False  # the surplus warning was given on this connection
+        self._link = "starting"  # last reported link state: one log line per change
+        self._closing = False
+        self._link_down = threading.Event()  # no connection: set until a CONNACK accepts us
+        self._link_down.set()
+        self._mqtt, client = make_client(cfg, password, client_id)
+        client.will_set(will_topic, "offline", qos=1, retain=True)
+        # an exception in one of our callbacks would end paho's network thread for good,
+        # and MQTT with it, silently: paho reports it through on_log instead, and goes on
+        client.suppress_exceptions = True
+        client.on_log = self._on_paho_log
+        client.reconnect_delay_set(1, cfg.reconnect_max_s)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_message = on_message
+        self.client = client
+
+    def start(self) -> None:
+        self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
+        self.client.loop_start()
+
+    # -- under self.lock ---------------------------------------------------------------
+    def send(
+        self, topic: str, payload: str, qos: int, retain: bool = False, keep: bool = False
+    ) -> None:
+        """Hand a message over within the bound. While the broker is away a `keep` message
+        (a result) waits in the backlog; any other is skipped: a newer one follows, and the
+        retained ones are all sent again on connect."""
+        if self.connected:
+            self._hand_over(topic, payload, qos, retain)
+        elif keep:
+            if len(self._backlog) == self._backlog.maxlen:
+                self.dropped += 1
+            self._backlog.append((topic, payload))
+
+    def send_now(self, topic: str, payload: str, qos: int = 1, retain: bool = True) -> None:
+        """Straight to paho, outside the bound: for the few messages sent on each connect
+        (and the rate-limited re-announcement), which must never be refused."""
+        self.client.publish(topic, payload, qos=qos, retain=retain)
+
+    def _hand_over(self, topic: str, payload: str, qos: int, retain: bool) -> None:
+        while self._unsent and self._unsent[0][0].is_published():
+            self._unsent.popleft()
+        if len(self._unsent) >= self.cfg.buffer_messages:
+            self.dropped += 1
+            if not self._stalled:  # said once per connection: the count is in the stats
+                self._stalled = True
+                log.warning(
+                    "MQTT: the broker takes messages more slowly than they come (%d unsent); "
+                    "the surplus is dropped and counted (mqtt_dropped in …/stats)",
+                    len(self._unsent),
+                )
+            return
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc == self._mqtt.MQTT_ERR_SUCCESS:
+            self.published += 1
+            self._unsent.append((info, qos))
+        else:
+            self.dropped += 1
+
+    # -- caller's thread -----------------------------------------------------------------
+    def close(self, availability_topic: str) -> None:
+        """Say offline (retained), then disconnect; each wait bounded by CLOSE_TIMEOUT_S."""
+        with self.lock:
+            connected = self.connected
+            self._closing = True
+        if connected:
+            info = self.client.publish(availability_topic, "offline", qos=1, retain=True)
+            # if the connection goes while we wait, the last will says offline anyway
+            with contextlib.suppress(RuntimeError, ValueError):
+                info.wait_for_publish(CLOSE_TIMEOUT_S)
+        self.client.disconnect()
+        if not self._link_down.wait(CLOSE_TIMEOUT_S):
+            # the broker stopped reading, so the DISCONNECT cannot go out, and paho's
+            # thread would wait for it forever: end the connection under it
+            sock = self.client.socket()
+            if isinstance(sock, socket.socket):  # TLS sockets too
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+        self.client.loop_stop()
+        with self.lock:  # what was still waiting for a broker is lost now: count it
+            self.dropped += len(self._backlog)
+            self._backlog.clear()
+
+    # -- paho's network thread -----------------------------------------------------------
+    def _report(self, link: str, level: int, message: str, *args: Any) -> None:
+        if link != self._link:
+            self._link = link
+            log.log(level, message, *args)
+
+    def _on_connect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        cfg = self.cfg
+        if reason.is_failure:
+            with self.lock:
+                self.connected = False
+            text = str(reason).lower()
+            hint = (
+                "check mqtt.username and the password"
+                if "auth" in text or "password" in text
+                else "check the broker's log"
+            )
+            self._report(
+                f"refused {reason}",
+                logging.ERROR,
+                "MQTT broker %s:%d refused the connection: %s (%s); retrying",
+                cfg.host,
+                cfg.port,
+                reason,
+                hint,
+            )
+            return
+        self._link_down.clear()
+        with self.lock:
+            self.connected = True
+            self._on_online(client)
+            # paho drops unsent QoS 0 packets on reconnect and sends QoS 1/2 ones again
+            self._unsent = deque(item for item in self._unsent if item[1] > 0)
+            self._stalled = False
+            while self._backlog:
+                topic, payload = self._backlog.popleft()
+                self._hand_over(topic, payload, cfg.qos, retain=False)
+        self._report("connected", logging.INFO, "MQTT: connected to %s:%d", cfg.host, cfg.port)
+
+    def _on_disconnect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        self._link_down.set()
+        cfg = self.cfg
+        with self.lock:
+            was_connected, self.connected = self.connected, False
+        if was_connected and not self._closing:
+            self._report(
+                "disconnected",
+                logging.WARNING,
+                "MQTT: lost the broker %s:%d (%s); results are kept (newest %d) and "
+                "publishing resumes on reconnect",
+                cfg.host,
+                cfg.port,
+                reason,
+                cfg.buffer_messages,
+            )
+        elif not was_connected and not self._closing and not self._link.startswith("refused"):
+            hint = (
+                "the broker's log says why"
+                if cfg.tls.enabled
+                else "a TLS port? then set mqtt.tls.enabled: true; else the broker's log says why"
+            )
+            self._report(
+                "closed early",
+                logging.ERROR,
+                "MQTT: %s:%d closed the connection without answering (%s); retrying",
+                cfg.host,
+                cfg.port,
+                hint,
+            )
+
+    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
+        if self._link.startswith("unreachable"):
+            return  # already said; do not probe the broker on every retry
+        self._report(
+            "unreachable",
+            logging.ERROR,
+            "MQTT: cannot connect to %s:%d: %s; retrying with backoff up to %d s",
+            self.cfg.host,
+            self.cfg.port,
+            diagnose_connect(self.cfg),
+            self.cfg.reconnect_max_s,
+        )
+
+    def _on_paho_log(self, client: Any, userdata: Any, level: int, text: str) -> None:
+        # only a failing callback of ours; protocol errors (a port that is no broker) are
+        # reported by the connection-state lines already
+        if level != self._mqtt.MQTT_LOG_ERR or not text.startswith("Caught exception"):
+            return
+        self.callback_errors += 1
+        if self.callback_errors == 1:  # then counted; DEBUG shows each one
+            log.error("MQTT: %s (going on; later ones are counted)", text)
+        else:
+            log.debug("MQTT: %s", text)

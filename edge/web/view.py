@@ -1,0 +1,302 @@
+"""A light live view over HTTP (standard library only): page, MJPEG stream, JSON, health, metrics.
+
+It reads the run's LiveState (the newest frame and result) and nothing else; a frame is
+drawn and JPEG-encoded in the streaming client's own thread (the HTTP server's), so
+nothing is encoded while nobody watches. Listens on 127.0.0.1 unless configured otherwise.
+
+Clients may be broken or hostile: edge/web/server.py holds the server layer that bounds
+time, connections and log lines per client, checks the token early and keeps it out of the
+log.
+"""
+
+from __future__ import annotations
+
+import errno
+import hmac
+import io
+import json
+import logging
+import threading
+import time
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import cv2
+
+from edge.config.view import WebConfig
+from edge.display.overlay import draw_overlay
+from edge.errors import ConfigError
+from edge.pipeline.live import LiveState
+from edge.pipeline.stats import PipelineStats
+from edge.sinks.payload import result_to_dict
+from edge.web.metrics import metrics_text
+from edge.web.server import (
+    CONTROL_CHARS,
+    DeadlineReader,
+    HeaderGate,
+    LimitedServer,
+    Refused,
+    ServerLimits,
+    describe_error,
+    is_loopback,
+    redact,
+)
+
+log = logging.getLogger(__name__)
+
+PAGE_FILE = Path(__file__).resolve().parent / "live.html"
+BOUNDARY = "emotionedgeframe"
+
+
+class WebView:
+    """Serves the run's live state: page, stream, result JSON, health and metrics."""
+
+    def __init__(
+        self,
+        cfg: WebConfig,
+        stats: PipelineStats,
+        live: LiveState,
+        limits: ServerLimits | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.stats = stats
+        self.live = live
+        self.limits = limits or ServerLimits()
+        self.page = PAGE_FILE.read_bytes()  # read when the view starts, not at import
+        self._closing = threading.Event()
+        handler = type("Handler", (_Handler,), {"view": self})
+        try:
+            self.server = LimitedServer((cfg.host, cfg.port), handler, self.limits, cfg.token)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"web.port: {cfg.port} is in use on {cfg.host} (choose "
+                    "another web.port, or --web PORT)"
+                ) from None
+            raise ConfigError(
+                f"web.host: cannot listen on {cfg.host}:{cfg.port} ({exc.strerror})"
+            ) from None
+        self.port = int(self.server.server_address[1])
+        url_host = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
+        self.description = f"web http://{url_host}:{self.port}/"
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, name="web", kwargs={"poll_interval": 0.2}, daemon=True
+        )
+        self._thread.start()
+        log.info(
+            "live view on http://%s:%d/%s",
+            url_host,
+            self.port,
+            " (token required)" if cfg.token else "",
+        )
+        if not cfg.token and not is_loopback(cfg.host):
+            log.warning(
+                "web.host is %s but web.token is not set: anyone who can reach this device "
+                "can watch the camera; set web.token (8+ characters), or web.host: 127.0.0.1",
+                cfg.host,
+            )
+
+    def healthy(self) -> tuple[bool, str]:
+        last = self.stats.last_capture_at_s
+        if last is None:
+            return False, "no frame captured yet"
+        age = time.monotonic() - last
+        if age > self.cfg.stall_after_s:
+            return (
+                False,
+                f"no frame captured for {age:.0f} s (source state: {self.stats.source_state})",
+            )
+        return True, "frames flowing"
+
+    @property
+    def open_connections(self) -> int:
+        """Client connections being served right now (streams included)."""
+        return self.server.open_connections
+
+    def close(self) -> None:
+        self._closing.set()
+        self.server.stopping.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(2.0)
+
+    @property
+    def closing(self) -> bool:
+        return self._closing.is_set()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    view: WebView
+    protocol_version = "HTTP/1.1"
+    _reader: DeadlineReader
+    _token_ok = False
+    _error_logged = False
+
+    def setup(self) -> None:
+        super().setup()
+        send_timeout_s = self.view.limits.send_timeout_s
+        self.connection.settimeout(send_timeout_s)
+        self.rfile.close()  # the default reader; ours bounds how long a request may take
+        self._reader = DeadlineReader(self.connection, send_timeout_s)
+        self.rfile = io.BufferedReader(self._reader)
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except OSError as exc:  # reset, broken pipe, timed out: the client's doing
+            self.close_connection = True
+            if not self._error_logged:  # one line per failure: an error reply said it already
+                log.debug("%s connection dropped (%s)", self.address_string(), describe_error(exc))
+
+    def handle_one_request(self) -> None:
+        self._reader.deadline = time.monotonic() + self.view.limits.read_timeout_s
+        self._error_logged = False
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        token = self.view.cfg.token
+        self._token_ok = not token
+        if not token:
+            return super().parse_request()
+        reader = self.rfile
+        self.rfile = HeaderGate(reader, self._check_query, self._check_header)
+        try:
+            return super().parse_request()
+        except Refused:
+            self._refuse()
+            return False
+        finally:
+            self.rfile = reader
+
+    def _is_token(self, given: bytes) -> bool:
+        token = self.view.cfg.token or ""
+        return hmac.compare_digest(given, token.encode())
+
+    def _check_query(self) -> None:
+        """The request line is parsed, no header read yet: a token in the query decides."""
+        try:
+            given = parse_qs(urlsplit(self.path).query).get("token", [])
+        except ValueError:
+            raise Refused from None
+        if given:
+            if not all(self._is_token(value.encode()) for value in given):
+                raise Refused
+            self._token_ok = True
+
+    def _check_header(self, line: bytes) -> None:
+        """Each header line as it arrives: a wrong Bearer token, or none by the end, is refused."""
+        name, colon, value = line.partition(b":")
+        if colon and name.strip().lower() == b"authorization":
+            scheme, _, credentials = value.strip().partition(b" ")
+            if scheme.lower() == b"bearer":
+                if not self._is_token(credentials.strip()):
+                    raise Refused
+                self._token_ok = True
+        elif line in (b"\r\n", b"\n", b"") and not self._token_ok:
+            raise Refused
+
+    def _refuse(self) -> None:
+        self._send(
+            401,
+            b"token required: ?token=... or Authorization: Bearer\n",
+            "text/plain; charset=utf-8",
+            {"WWW-Authenticate": "Bearer", "Connection": "close"},
+        )
+
+    def log_message(self, format: str, *args: Any) -> None:
+        message = redact(format % args, self.view.cfg.token).translate(CONTROL_CHARS)
+        log.debug("%s %s", self.address_string(), message)
+
+    def log_error(self, format: str, *args: Any) -> None:
+        self._error_logged = True  # the request line is in it: no second line for the reply
+        self.log_message(format, *args)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if not self._error_logged:
+            super().log_request(code, size)
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        extra_headers: dict[str, str] | None = None,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        for name, value in (extra_headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        if not self._token_ok:  # parse_request refuses first; this only guards against a slip
+            self._refuse()
+            return
+        try:
+            path = urlsplit(self.path).path
+        except ValueError:
+            self._send(400, b"bad request target\n", "text/plain; charset=utf-8")
+            return
+        view = self.view
+        if path == "/":
+            self._send(200, view.page, "text/html; charset=utf-8")
+        elif path == "/api/result":
+            _, result = view.live.latest()
+            body = result_to_dict(result) if result else {}
+            self._send(200, json.dumps(body).encode(), "application/json")
+        elif path == "/healthz":
+            ok, why = view.healthy()
+            self._send(
+                200 if ok else 503,
+                json.dumps({"ok": ok, "detail": why}).encode(),
+                "application/json",
+            )
+        elif path == "/metrics":
+            _, result = view.live.latest()
+            self._send(
+                200,
+                metrics_text(view.stats, result).encode(),
+                "text/plain; version=0.0.4; charset=utf-8",
+            )
+        elif path == "/stream.mjpg":
+            self._stream()
+        else:
+            self._send(404, b"not found\n", "text/plain; charset=utf-8")
+
+    def _stream(self) -> None:
+        """Frames until the viewer leaves, the view closes, or a write times out."""
+        view = self.view
+        self.send_response(200)
+        self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        period_s, seen = 1.0 / view.cfg.max_fps, 0
+        try:
+            while not view.closing:
+                started = time.monotonic()
+                frame, result, seen = view.live.newer_than(seen, 1.0)
+                if frame is None:
+                    if view.live.closed:  # the run is over: no frame will come
+                        break
+                    continue
+                ok, jpeg = cv2.imencode(
+                    ".jpg", draw_overlay(frame.image_bgr, result), [cv2.IMWRITE_JPEG_QUALITY, 80]
+                )
+                if not ok:
+                    continue
+                self.wfile.write(
+                    f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                    f"{len(jpeg)}\r\n\r\n".encode()
+                    + jpeg.tobytes()
+                    + b"\r\n"
+                )
+                time.sleep(max(0.0, period_s - (time.monotonic() - started)))
+        except OSError as exc:  # the viewer left, or stopped reading (send timeout)
+            log.debug("%s stream ended (%s)", self.address_string(), describe_error(exc))
+        self.close_connection = True
