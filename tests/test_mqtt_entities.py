@@ -16,7 +16,7 @@ import pytest
 from edge.config.mqtt import MqttConfig
 from edge.config.view import WebConfig
 from edge.pipeline.stats import PipelineStats
-from edge.sinks import mqtt_policy
+from edge.sinks.mqtt import policy as mqtt_policy
 from edge.sinks.mqtt.homeassistant import discovery_payload, web_view_url
 from edge.sinks.mqtt.policy import (
     PublishPolicy,
