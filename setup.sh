@@ -210,10 +210,10 @@ fi
 import cv2, numpy
 from edge.analysis.interpreter import interpreter_class
 from edge.config import DEMO_SAMPLE, load_config, resolve_app_path
-from edge.analysis.detect import BUNDLED_MODELS
+from edge.config.analysis import DETECTOR_MODELS
 cls, package = interpreter_class()
 cfg = load_config(None)
-missing = [p for p in [*BUNDLED_MODELS.values(), cfg.classifier.model, str(DEMO_SAMPLE)]
+missing = [p for p in [*DETECTOR_MODELS.values(), cfg.classifier.model, str(DEMO_SAMPLE)]
            if not resolve_app_path(p).is_file()]
 if missing:
     raise SystemExit(f"missing bundled files: {', '.join(missing)} (is this a full checkout?)")

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from convert.common import ConvertError, sha256_of, tensorflow
 from convert.dataset import FaceCropper, LabelledImages, balanced_sample, load_image, scan
 from convert.int8 import IoType, check_classifier, convert_float, convert_int8, write_model
-from convert.report import compare, write_report
+from convert.report import compare, write_quantisation_report
 from edge.analysis.model_meta import FER_STYLE_FRAMING, SCHEMA, Framing, ModelMeta
 from edge.analysis.preprocess import normalize, to_model_pixels
 from edge.errors import first_line
@@ -184,7 +184,7 @@ def build(options: BuildOptions) -> dict[str, Any]:
     }
     if options.report_dir is not None:
         report["quality"] = evaluate(model, float_tflite, options, meta, set(_digests(used)))
-        report["files"] = [str(p) for p in write_report(report, options.out)]
+        report["files"] = [str(p) for p in write_quantisation_report(report, options.out)]
     return report
 
 

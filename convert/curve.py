@@ -8,7 +8,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from convert.common import write_output
+from convert.report_files import write_report
 
 WIDTH, HEIGHT, MARGIN = 900, 420, 60
 INK, GRID = (40, 40, 40), (225, 225, 225)
@@ -68,8 +68,4 @@ def curve_picture(history: list[dict[str, Any]], title: str) -> np.ndarray:
 
 
 def write_curve(history: list[dict[str, Any]], path: Path, title: str) -> Path:
-    ok, png = cv2.imencode(".png", curve_picture(history, title))
-    if not ok:
-        raise OSError(f"{path}: the picture could not be encoded")
-    write_output(path, png.tobytes())
-    return path
+    return write_report({path: curve_picture(history, title)}, fix="a writable --out")[0]

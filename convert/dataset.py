@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from convert.common import ConvertError
-from edge.analysis.model_meta import Framing
+from edge.analysis.model_meta import DEFAULT_MARGIN, Framing
 from edge.config.source import IMAGE_SUFFIXES
 from edge.errors import printable
 
@@ -147,14 +147,13 @@ class FaceCropper:
     the box grown by `margin`, as the device applies `faces.margin`.
     """
 
-    def __init__(self, framing: Framing | None = None, margin: float = 0.15) -> None:
-        from edge.analysis.detect import BlazeFaceDetector
+    def __init__(self, framing: Framing | None = None, margin: float = DEFAULT_MARGIN) -> None:
+        from edge.analysis.blazeface import BlazeFaceDetector
         from edge.config import DetectorConfig
 
         self.detector = BlazeFaceDetector(DetectorConfig())
         self.framing = framing
         self.margin = margin
-        self._ts = 0
 
     def crop(self, image_bgr: np.ndarray, model_hw: tuple[int, int]) -> np.ndarray:
         """The largest face if the image is a photo bigger than the model's input; else as is."""
@@ -163,8 +162,7 @@ class FaceCropper:
         height, width = image_bgr.shape[:2]
         if height <= 2 * model_hw[0] and width <= 2 * model_hw[1]:
             return image_bgr  # already a face crop, as in FER-style datasets
-        self._ts += 1
-        faces = self.detector.detect(image_bgr, self._ts)
+        faces = self.detector.detect(image_bgr)
         if not faces:
             return image_bgr
         face = max(faces, key=lambda d: d.area_px)

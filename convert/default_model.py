@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from convert import ferplus, runstate
-from convert.common import ConvertError, cache_dir, sha256_of, tensorflow, write_output
+from convert.common import ConvertError, sha256_of, tensorflow, write_output
 from convert.confidence import choose_min_confidence, confidence_figures
 from convert.int8 import (
     check_classifier,
@@ -39,6 +39,7 @@ from convert.runstate import files_for
 from convert.train import TrainOptions, train
 from convert.trainset import Split, load
 from edge.analysis.model_meta import FER_STYLE_FRAMING, SCHEMA, ModelMeta
+from edge.app.cache import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -157,34 +158,13 @@ def build_default_model(
     check_classifier(model, ferplus.LABELS, str(best))
     splits = load(data, options.input_size(), options.channels(), options.cache).splits
     calibration = calibration_sample(splits["train"], CALIBRATION_FACES, SEED)
-
-    def batches() -> Iterator[np.ndarray]:
-        for face in calibration:
-            yield (face.astype(np.float32) / 255.0)[np.newaxis]
-
-    tf.random.set_seed(SEED)
-    tflite = convert_int8(model, batches, "int8")
-    test_x, test_y = _scored_inputs(splits["test"])
-    valid_x, valid_y = _scored_inputs(splits["valid"])
-    test = _figures(mirror_passes(model, tflite, test_x, batch_size=256), test_y)
-    valid = mirror_averaged(mirror_passes(model, tflite, valid_x, batch_size=256), "int8")
-    sidecar = _sidecar(tf.__version__, report)
-    ModelMeta.model_validate(sidecar)
-    sidecar["conversion"] |= {
-        "calibration": f"{len(calibration)} FER+ training faces, up to "
+    tflite = _int8(tf, model, calibration)
+    note = (
+        f"{len(calibration)} FER+ training faces, up to "
         f"{CALIBRATION_FACES // len(ferplus.LABELS)} of each strict-majority class "
-        f"(seed {SEED})",
-        "float_vs_int8_ferplus_test": test["agreement"],
-    }
-    sidecar["figures"] = {
-        "ferplus_test_faces": len(test_y),
-        "float_mirror_averaged": test["float"],
-        "int8_mirror_averaged": test["int8"],
-        "int8_confidence": test["confidence"],
-        "min_confidence_from_valid": choose_min_confidence(
-            valid.max(axis=1).tolist(), (valid.argmax(axis=1) == valid_y).tolist()
-        ),
-    }
+        f"(seed {SEED})"
+    )
+    sidecar, test = _measured_sidecar(tf.__version__, report, (model, tflite), splits, note)
     # built and measured in the work folder; models/ gets both files only once all is known
     staged = work / f"{NAME}.tflite"
     write_output(staged, tflite)
@@ -203,6 +183,49 @@ def build_default_model(
         "figures": sidecar["figures"],
         "float_vs_int8": test["agreement"],
     }
+
+
+def _int8(tf: Any, model: Any, calibration: np.ndarray) -> bytes:
+    """The int8 TFLite of `model`, calibrated on `calibration`'s faces in their order."""
+
+    def batches() -> Iterator[np.ndarray]:
+        for face in calibration:
+            yield (face.astype(np.float32) / 255.0)[np.newaxis]
+
+    tf.random.set_seed(SEED)
+    return convert_int8(model, batches, "int8")
+
+
+def _measured_sidecar(
+    tf_version: str,
+    report: dict[str, Any],
+    models: tuple[Any, bytes],
+    splits: dict[str, Split],
+    calibration_note: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The sidecar with float vs int8 (the Keras model and its int8 TFLite) on FER2013Test,
+    mirror averaged, and the min_confidence chosen on FER2013Valid; and the test figures."""
+    model, tflite = models
+    test_x, test_y = _scored_inputs(splits["test"])
+    valid_x, valid_y = _scored_inputs(splits["valid"])
+    test = _figures(mirror_passes(model, tflite, test_x, batch_size=256), test_y)
+    valid = mirror_averaged(mirror_passes(model, tflite, valid_x, batch_size=256), "int8")
+    sidecar = _sidecar(tf_version, report)
+    ModelMeta.model_validate(sidecar)
+    sidecar["conversion"] |= {
+        "calibration": calibration_note,
+        "float_vs_int8_ferplus_test": test["agreement"],
+    }
+    sidecar["figures"] = {
+        "ferplus_test_faces": len(test_y),
+        "float_mirror_averaged": test["float"],
+        "int8_mirror_averaged": test["int8"],
+        "int8_confidence": test["confidence"],
+        "min_confidence_from_valid": choose_min_confidence(
+            valid.max(axis=1).tolist(), (valid.argmax(axis=1) == valid_y).tolist()
+        ),
+    }
+    return sidecar, test
 
 
 def _device_figures(

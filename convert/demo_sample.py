@@ -14,7 +14,9 @@ import cv2
 import numpy as np
 
 from convert.common import ConvertError
+from edge.sources.video_file import VideoFile
 
+WRITTEN_BADLY = "the clip just written is not readable: OpenCV without FFmpeg?"
 SIZE_WH = (640, 480)
 FPS = 15.0
 BACKGROUND = 90
@@ -69,7 +71,7 @@ def demo_frames() -> tuple[list[np.ndarray], list[int], list[tuple[str, int, int
 
 
 def build_demo_sample(out: Path) -> list[tuple[str, int, int]]:
-    from edge.analysis.detect import BlazeFaceDetector
+    from edge.analysis.blazeface import BlazeFaceDetector
     from edge.config import DetectorConfig
 
     frames, counts, ranges = demo_frames()
@@ -83,19 +85,19 @@ def build_demo_sample(out: Path) -> list[tuple[str, int, int]]:
 
     # check what was written, as the device will read it
     detector = BlazeFaceDetector(DetectorConfig())
-    cap = cv2.VideoCapture(str(out))
     try:
-        for index, expected in enumerate(counts):
-            ok, image = cap.read()
-            if not ok:
-                raise ConvertError(f"{out}: frame {index} does not decode")
-            found = len(detector.detect(image, index * 67))
-            if found != expected:
-                raise ConvertError(
-                    f"{out}: frame {index} shows {found} faces, expected "
-                    f"{expected}; adjust the segment layout"
-                )
+        with VideoFile(out, error=ConvertError, fix=WRITTEN_BADLY) as video:
+            decoded = 0
+            for index, (image, expected) in enumerate(zip(video.frames(), counts, strict=False)):
+                found = len(detector.detect(image))
+                if found != expected:
+                    raise ConvertError(
+                        f"{out}: frame {index} shows {found} faces, expected "
+                        f"{expected}; adjust the segment layout"
+                    )
+                decoded += 1
+        if decoded < len(counts):
+            raise ConvertError(f"{out}: frame {decoded} does not decode")
     finally:
-        cap.release()
         detector.close()
     return ranges

@@ -22,16 +22,18 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from convert import ferplus
 from convert.common import ConvertError
 from convert.dataset import find_images
-from convert.evaluate_report import build_report, write_report
+from convert.evaluate_report import build_report, write_evaluation_report
+from convert.evaluate_sample import PathTaken, Sample
 from edge.analysis.model_meta import ModelMeta, load_model_meta
 from edge.analysis.stages import Stages
+from edge.app.outfile import require_writable_folder
 from edge.errors import printable
 from edge.sources.base import as_bgr
 from edge.sources.images import read_image
@@ -39,7 +41,7 @@ from edge.types import Frame
 
 log = logging.getLogger(__name__)
 
-PathTaken = Literal["face", "whole_image", "no_face", "unreadable"]
+OUT_FIX = "another folder with --out"
 PROGRESS_EVERY_S = 10.0  # a long run (VGG19: ~90 ms an image on a PC) says how far it is
 
 
@@ -50,19 +52,6 @@ class EvaluateOptions:
     out: Path | None = None  # default: MODEL_DIR/<model stem>.eval-<data folder name>/
     config: Path | None = None  # the device's config.yaml (detector, margin, min face size)
     crop_max_px: int | None = None  # default: twice the model's larger input side
-
-
-@dataclass(frozen=True)
-class Sample:
-    """What happened to one image."""
-
-    file: str  # relative to the data folder
-    truth: int
-    path: PathTaken
-    predicted: int | None = None
-    confidence: float | None = None
-    faces: int = 0  # faces the detector found
-    reason: str = ""  # why it was skipped
 
 
 def check_model(model: Path) -> ModelMeta:
@@ -78,17 +67,7 @@ def check_model(model: Path) -> ModelMeta:
 
 def prepare_out(out: Path) -> Path:
     """Create the output folder and prove it writable before the (long) run, not after."""
-    probe = out / ".evaluate-write-test"
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise ConvertError(
-            f"{out}: cannot write the report there ({exc.strerror or exc}); "
-            "choose another folder with --out"
-        ) from None
-    return out
+    return require_writable_folder(out, "--out", OUT_FIX, error=ConvertError)
 
 
 def default_out(model: Path, data: Path) -> Path:
@@ -197,7 +176,7 @@ def evaluate(options: EvaluateOptions) -> dict[str, Any]:
         missing=missing,
         crop_max_px=crop_max_px,
     )
-    report["files"] = [str(p) for p in write_report(report, out)]
+    report["files"] = [str(p) for p in write_evaluation_report(report, out)]
     return report
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
+from convert.report_files import ReportFile, confusion_picture, write_report
 from edge.pipeline.stats import percentiles
 
 
@@ -85,52 +84,6 @@ def compare(
     }
 
 
-def _matrix_picture(matrix: np.ndarray, labels: list[str], title: str) -> np.ndarray:
-    cell, margin = 56, 110
-    size = margin + cell * len(labels)
-    image = np.full((size + 30, size, 3), 255, np.uint8)
-    rows = matrix.sum(axis=1, keepdims=True).clip(min=1)
-    share = matrix / rows
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    cv2.putText(image, title, (10, 22), font, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
-    for i, label in enumerate(labels):
-        cv2.putText(
-            image,
-            label[:8],
-            (4, 30 + margin + i * cell + cell // 2),
-            font,
-            0.45,
-            (0, 0, 0),
-            1,
-            cv2.LINE_AA,
-        )
-        cv2.putText(
-            image,
-            label[:5],
-            (margin + i * cell + 4, 30 + margin - 8),
-            font,
-            0.45,
-            (0, 0, 0),
-            1,
-            cv2.LINE_AA,
-        )
-        for j in range(len(labels)):
-            shade = int(255 - 200 * share[i, j])
-            x, y = margin + j * cell, 30 + margin + i * cell
-            cv2.rectangle(image, (x, y), (x + cell - 2, y + cell - 2), (255, shade, shade), -1)
-            cv2.putText(
-                image,
-                str(int(matrix[i, j])),
-                (x + 6, y + cell // 2 + 5),
-                font,
-                0.45,
-                (0, 0, 0),
-                1,
-                cv2.LINE_AA,
-            )
-    return image
-
-
 def _agreement_line(q: dict[str, Any]) -> str:
     a = q["agreement"]
     line = (
@@ -148,13 +101,25 @@ def _agreement_line(q: dict[str, Any]) -> str:
     return line + f" Measured without the {q['used_for_calibration']} that calibrated it."
 
 
-def write_report(report: dict[str, Any], model_path: Path) -> list[Path]:
+def write_quantisation_report(report: dict[str, Any], model_path: Path) -> list[Path]:
     """NAME.report.json, .report.md and .report.png (confusion matrices: rows are the truth)."""
-    model_path.parent.mkdir(parents=True, exist_ok=True)
     json_path, md_path, png_path = (
         model_path.with_name(f"{model_path.stem}.report{ext}") for ext in (".json", ".md", ".png")
     )
-    json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    q = report["quality"]
+    pictures = [
+        confusion_picture(np.array(q[k]["confusion"]), q["labels"], f"{k} (rows: truth)")
+        for k in ("float", "int8")
+    ]
+    files: dict[Path, ReportFile] = {
+        json_path: report,
+        md_path: _markdown(report, png_path.name),
+        png_path: np.concatenate(pictures, axis=1),
+    }
+    return write_report(files, fix="a writable --out")
+
+
+def _markdown(report: dict[str, Any], picture_name: str) -> str:
     labels = report["quality"]["labels"]
     q = report["quality"]
     lines = [
@@ -180,11 +145,5 @@ def write_report(report: dict[str, Any], model_path: Path) -> list[Path]:
         f"| recall {label} | {q['float']['recall'][label]:.1%} | {q['int8']['recall'][label]:.1%} |"
         for label in labels
     ]
-    lines += ["", f"![confusion matrices]({png_path.name})", ""]
-    md_path.write_text("\n".join(lines), encoding="utf-8")
-    pictures = [
-        _matrix_picture(np.array(q[k]["confusion"]), labels, f"{k} (rows: truth)")
-        for k in ("float", "int8")
-    ]
-    cv2.imwrite(str(png_path), np.concatenate(pictures, axis=1))
-    return [json_path, md_path, png_path]
+    lines += ["", f"![confusion matrices]({picture_name})", ""]
+    return "\n".join(lines)

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
-
 from convert.clips import real_clip
 from convert.common import ConvertError
+from edge.sources.video_file import VideoFile
 
 
 @dataclass(frozen=True)
@@ -60,17 +59,11 @@ def labels_per_frame(
     config = Config.model_validate(
         {"classifier": {"model": str(model), "threads": 2}, "smoothing": smoothing or {}}
     )
-    capture = cv2.VideoCapture(str(clip))
-    if not capture.isOpened():
-        raise ConvertError(f"{clip}: not a video OpenCV can open")
-    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
     labels: list[tuple[float, str | None, str | None]] = []
-    try:
+    with VideoFile(clip, error=ConvertError, fix="give a video OpenCV can open") as video:
+        fps = video.fps or 30.0
         with open_stages(config) as stages:
-            while True:
-                ok, image = capture.read()
-                if not ok:
-                    break
+            for image in video.frames():
                 at = len(labels) / fps
                 result = stages.analyzer.analyze(
                     Frame(len(labels), image, at, 0.0, media_time_s=at)
@@ -78,8 +71,6 @@ def labels_per_frame(
                 face = result.primary_face if result.status == "ok" else None
                 shown = result.decision.label if result.status == "ok" else None
                 labels.append((at, shown, face.label if face else None))
-    finally:
-        capture.release()
     return labels
 
 

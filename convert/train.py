@@ -153,7 +153,7 @@ def run_report(
     }
 
 
-def train(options: TrainOptions) -> dict[str, Any]:
+def check_options(options: TrainOptions) -> None:
     if options.arch not in archs.ARCHS:
         raise ConvertError(f"--arch {options.arch}: unknown (choose from {', '.join(archs.ARCHS)})")
     if options.out.suffix != ".keras":
@@ -161,15 +161,10 @@ def train(options: TrainOptions) -> dict[str, Any]:
     if options.arch != "vgg19" and options.imagenet_weights is not None:
         raise ConvertError("--imagenet-weights is for --arch vgg19 only")
     layout_of(options.data)  # a wrong folder is one line before anything is written
-    files = files_for(options.out)
-    state = runstate.resumable(asdict(options), files) if options.resume else None
-    if state is None:
-        runstate.check_fresh_start(files)
-        write_output(files["state"], b"{}")  # an unwritable --out fails before any work
-    tf = tensorflow()
-    keras = tf.keras
-    keras.utils.set_random_seed(options.seed)
-    tf.config.experimental.enable_op_determinism()  # the same seed, the same run
+
+
+def training_data(options: TrainOptions) -> Dataset:
+    """The decoded splits at the model's input size, each cut to --limit faces."""
     full = load(options.data, options.input_size(), options.channels(), options.cache)
     data = Dataset(
         full.layout,
@@ -181,21 +176,21 @@ def train(options: TrainOptions) -> dict[str, Any]:
     )
     if not len(data.splits["valid"].scored_labels):
         raise ConvertError(f"{options.data}: its validation split has no scored faces")
-    first_epoch = len(state["history"]) if state else 0
-    train_data, valid_data, steps = pipelines(tf, data, options, first_epoch)
-    if state is None:
-        model = compiled_model(tf, options, len(data.classes), steps)
-        state = {"options": runstate.options_record(asdict(options)), "history": []}
-    else:
-        model = keras.models.load_model(str(files["last"]))
-    from convert.progress import EpochEnd
+    return data
 
-    progress = EpochEnd(files, state, options.epochs, options.patience)
-    if progress.stop_early():
-        print(f"the run had stopped early at epoch {len(state['history'])}: nothing to add")
-    interrupted = False
+
+def fit(
+    model: Any,
+    keras: Any,
+    options: TrainOptions,
+    progress: Any,
+    first_epoch: int,
+    batches: tuple[Any, Any, int],
+) -> bool:
+    """Train to --epochs or an early stop; True when Ctrl-C interrupted it."""
+    train_data, valid_data, steps = batches
     try:
-        if len(state["history"]) < options.epochs and not progress.stop_early():
+        if len(progress.state["history"]) < options.epochs and not progress.stop_early():
             model.fit(
                 train_data,
                 validation_data=valid_data,
@@ -207,21 +202,54 @@ def train(options: TrainOptions) -> dict[str, Any]:
                 verbose=0,
             )
     except KeyboardInterrupt:
-        interrupted = True
+        return True
     finally:
         # mixed precision (GPU only) is for training; the files built after it stay float32.
         # Not tried here (no GPU): a GPU-trained model's int8 build is unmeasured.
         keras.mixed_precision.set_global_policy("float32")
+    return False
+
+
+def figures_on_test_split(keras: Any, best_model: Path, data: Dataset) -> dict[str, Any]:
+    """The best model's accuracy, macro-F1 and recall on the test split's scored faces."""
+    best = keras.models.load_model(str(best_model), compile=False)
+    test = data.splits["test"]
+    probabilities = best.predict(test.scored_images.astype(np.float32) / 255.0, verbose=0)
+    predicted = [int(i) for i in np.argmax(probabilities, axis=1)]
+    return metrics([int(t) for t in test.scored_labels], predicted, data.classes)
+
+
+def train(options: TrainOptions) -> dict[str, Any]:
+    check_options(options)
+    files = files_for(options.out)
+    state = runstate.resumable(asdict(options), files) if options.resume else None
+    if state is None:
+        runstate.check_fresh_start(files)
+        write_output(files["state"], b"{}")  # an unwritable --out fails before any work
+    tf = tensorflow()
+    keras = tf.keras
+    keras.utils.set_random_seed(options.seed)
+    tf.config.experimental.enable_op_determinism()  # the same seed, the same run
+    data = training_data(options)
+    first_epoch = len(state["history"]) if state else 0
+    batches = pipelines(tf, data, options, first_epoch)
+    if state is None:
+        model = compiled_model(tf, options, len(data.classes), batches[2])
+        state = {"options": runstate.options_record(asdict(options)), "history": []}
+    else:
+        model = keras.models.load_model(str(files["last"]))
+    from convert.progress import EpochEnd
+
+    progress = EpochEnd(files, state, options.epochs, options.patience)
+    if progress.stop_early():
+        print(f"the run had stopped early at epoch {len(state['history'])}: nothing to add")
+    interrupted = fit(model, keras, options, progress, first_epoch, batches)
     history = state["history"]
     if not history:
         raise ConvertError("stopped before the first epoch ended: nothing was saved")
     write_curve(history, files["curve"], f"{options.arch} on {options.data.name}")
     report = run_report(options, data, progress, files, interrupted)
     if not interrupted:
-        best = keras.models.load_model(str(files["best"]), compile=False)
-        test = data.splits["test"]
-        probabilities = best.predict(test.scored_images.astype(np.float32) / 255.0, verbose=0)
-        predicted = [int(i) for i in np.argmax(probabilities, axis=1)]
-        report["test"] = metrics([int(t) for t in test.scored_labels], predicted, data.classes)
+        report["test"] = figures_on_test_split(keras, files["best"], data)
     write_output(files["report"], (json.dumps(report, indent=2) + "\n").encode())
     return report

@@ -22,9 +22,10 @@ import cv2
 import numpy as np
 
 from convert import ferplus
-from convert.common import ConvertError, cache_dir
+from convert.common import ConvertError
 from convert.dataset import list_classes, load_image, scan
 from edge.analysis.preprocess import resize_face
+from edge.app.cache import cache_dir
 
 log = logging.getLogger(__name__)
 SPLIT_NAMES = ("train", "valid", "test")

@@ -12,6 +12,9 @@ import numpy as np
 Status = Literal["ok", "no_face", "multiple_faces"]
 STATUSES: tuple[Status, ...] = ("ok", "no_face", "multiple_faces")
 UNCERTAIN = "uncertain"  # the reported emotion while the scores are too flat to say
+# where the capture stands: before the first frame, frames coming, a lost source being
+# reopened, a finite source done
+SourceState = Literal["starting", "streaming", "reconnecting", "ended"]
 
 
 @dataclass(frozen=True)

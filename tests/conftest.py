@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +45,19 @@ RESULT_KEYS = {
 
 # Where MediaPipe's short-range BlazeFace finds the astronaut's face in the 512x512 photo.
 ASTRONAUT_FACE_XYWH = (177, 82, 95, 95)
+
+
+def wait_until(predicate: Callable[[], object], timeout_s: float, step_s: float = 0.05) -> bool:
+    """Poll `predicate` until it is true or `timeout_s` has passed; whether it became true.
+
+    Every test that waits for a state waits with this: on the condition, with a deadline.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step_s)  # the poll interval, not a wait for a state
+    return bool(predicate())
 
 
 def _astronaut_bgr() -> np.ndarray:
@@ -148,6 +164,25 @@ def own_state_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("STATE_DIRECTORY", str(folder))
     monkeypatch.delenv("EMOTION_EDGE_MQTT_CLIENT_ID", raising=False)
     return folder
+
+
+@pytest.fixture()
+def root_logging_restored() -> Iterator[logging.Logger]:
+    """The root logger's handlers and level put back after a test that sets logging up."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield root
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture()
+def signal_handlers_restored() -> Iterator[None]:
+    """SIGTERM's and SIGINT's handlers put back after a test that runs the CLI in-process."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
 
 
 @pytest.fixture()

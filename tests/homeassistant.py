@@ -26,7 +26,8 @@ from typing import Any
 
 import pytest
 
-from tests.mqtt_broker import free_port, wait_until
+from tests.conftest import wait_until
+from tests.mqtt_broker import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 PREPARE = "bash .ci/homeassistant.sh"

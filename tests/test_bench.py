@@ -12,9 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tests.conftest import DEFAULT_MODEL, ROOT, run_cli
-
-DEMO_CLIP = ROOT / "edge" / "assets" / "demo.mp4"
+from edge.config import DEMO_SAMPLE as DEMO_CLIP
+from tests.conftest import DEFAULT_MODEL, run_cli
 
 
 def test_bench_quick_writes_valid_json(tmp_path: Path):

@@ -12,12 +12,12 @@ from edge.analysis.blazeface import (
     SPECS,
     BlazeFaceDetector,
     decode,
-    iou,
     letterbox,
     ssd_anchors,
     to_detection,
     weighted_nms,
 )
+from edge.analysis.geometry import iou
 from edge.config import DetectorConfig
 from edge.errors import ModelError
 from tests.reference.make_blazeface_reference import reference_images
@@ -135,7 +135,7 @@ def detector(request):
 
 
 def test_one_face_with_its_keypoints(detector, photos):
-    faces = detector.detect(photos["astronaut"], 0)
+    faces = detector.detect(photos["astronaut"])
     assert len(faces) == 1
     x, y, w, h = faces[0].box_xywh
     assert abs(x + w / 2 - 224) < 12 and abs(y + h / 2 - 124) < 15 and 85 < w < 115
@@ -149,29 +149,29 @@ def test_one_face_with_its_keypoints(detector, photos):
 
 
 def test_two_faces_and_no_face(detector, photos):
-    two = detector.detect(photos["two_faces"], 0)
+    two = detector.detect(photos["two_faces"])
     assert len(two) == 2
     assert sorted(f.box_xywh[0] < 320 for f in two) == [False, True]  # one in each half
     assert two[0].score >= two[1].score
-    assert detector.detect(photos["coffee"], 0) == []
+    assert detector.detect(photos["coffee"]) == []
 
 
 def test_input_buffer_is_reused_and_results_repeat(detector, photos):
     buffer = detector._input
-    first = detector.detect(photos["two_faces"], 0)
-    assert detector.detect(photos["two_faces"], 1) == first
+    first = detector.detect(photos["two_faces"])
+    assert detector.detect(photos["two_faces"]) == first
     assert detector._input is buffer
 
 
 def test_max_width_scales_the_frame_first(photos):
     big = cv2.resize(photos["astronaut"], (1024, 1024))
     det = BlazeFaceDetector(DetectorConfig(max_width_px=256))
-    (face,) = det.detect(big, 0)
+    (face,) = det.detect(big)
     x, y, w, h = face.box_xywh
     assert abs(x + w / 2 - 448) < 24 and abs(y + h / 2 - 248) < 30
     det.close()
     with pytest.raises(RuntimeError, match="after close"):
-        det.detect(big, 0)
+        det.detect(big)
 
 
 def test_missing_corrupt_and_wrong_models_are_model_errors(tmp_path: Path):

@@ -84,7 +84,7 @@ def test_same_detections_as_mediapipe(model, reference, images):
     worst = [1.0, 0.0, 0.0]
     problems = []
     for name, expected in reference["models"][model].items():
-        found = detector.detect(images[name], 0)
+        found = detector.detect(images[name])
         if len(found) != len(expected):
             problems.append(f"{name}: {len(found)} faces, MediaPipe {len(expected)}")
             continue

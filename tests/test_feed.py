@@ -18,6 +18,8 @@ class ScriptedSource:
     """Answers open() and read() from a script: "ok", "fail" (SourceUnavailable) or "end"."""
 
     description = "scripted camera"
+    current_file = None
+    skipped = 0
 
     def __init__(self, script: list[str], live: bool = True, fps: float | None = None) -> None:
         self.script = deque(script)

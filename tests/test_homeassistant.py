@@ -23,9 +23,9 @@ import pytest
 
 from edge.config import DEMO_SAMPLE
 from edge.sinks.mqtt.policy import cpu_temperature_c
-from tests.conftest import run_cli, start_program, stop_program, write_video
+from tests.conftest import run_cli, start_program, stop_program, wait_until, write_video
 from tests.homeassistant import HomeAssistant, find_install
-from tests.mqtt_broker import Broker, Subscriber, wait_until
+from tests.mqtt_broker import Broker, Subscriber
 
 pytestmark = pytest.mark.timeout(300)  # start-up and each wait below have their own deadline
 

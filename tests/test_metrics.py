@@ -19,8 +19,7 @@ import tests.test_web as web_tests
 from edge.pipeline.stats import TIMING_BUCKETS_S, PipelineStats
 from edge.types import Detection, FaceResult, Result, Timings
 from edge.web.metrics import format_value, metrics_text
-from tests.conftest import ROOT
-from tests.mqtt_broker import wait_until
+from tests.conftest import ROOT, wait_until
 
 device = web_tests.device  # the real program with its web view on, as test_web starts it
 

@@ -23,8 +23,8 @@ from edge.pipeline.stats import PipelineStats
 from edge.sinks.mqtt.policy import PublishPolicy, cpu_temperature_c
 from edge.sinks.mqtt.sink import MqttSink
 from edge.types import Decision, Detection, FaceResult, Result, Timings
-from tests.conftest import RESULT_KEYS, start_program, stop_program, write_video
-from tests.mqtt_broker import Broker, Subscriber, make_test_ca, wait_until
+from tests.conftest import RESULT_KEYS, start_program, stop_program, wait_until, write_video
+from tests.mqtt_broker import Broker, Subscriber, make_test_ca
 
 pytestmark = pytest.mark.timeout(180)  # every wait below has its own, shorter deadline
 
@@ -171,7 +171,7 @@ def test_broker_outage_of_30_s(tmp_path, broker, looping_clip):
         rss_before = _rss_mb(proc.pid)
         broker.stop()
         processed_at_outage = _lines(out)
-        time.sleep(30)
+        time.sleep(30)  # the behaviour under test: the broker stays away for 30 s
         processed_after_outage = _lines(out)
         rss_during = _rss_mb(proc.pid)
         broker.start()  # same port; persistence off, so retained messages are gone

@@ -12,8 +12,8 @@ from edge.config.mqtt import CLIENT_ID_ENV, MqttConfig
 from edge.errors import ConfigError
 from edge.pipeline.stats import PipelineStats
 from edge.sinks.mqtt.sink import MqttSink
-from tests.conftest import ROOT
-from tests.mqtt_broker import Broker, Subscriber, retained_now, wait_until
+from tests.conftest import ROOT, wait_until
+from tests.mqtt_broker import Broker, Subscriber, retained_now
 from tests.test_mqtt import LABELS, result
 
 pytestmark = pytest.mark.timeout(180)

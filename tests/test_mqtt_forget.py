@@ -14,8 +14,8 @@ from edge.config.mqtt import MqttConfig
 from edge.pipeline.stats import PipelineStats
 from edge.sinks.mqtt.record import Announcement, load_record, record_path
 from edge.sinks.mqtt.sink import MqttSink
-from tests.conftest import ROOT, run_cli
-from tests.mqtt_broker import Broker, retained_now, wait_until
+from tests.conftest import ROOT, run_cli, wait_until
+from tests.mqtt_broker import Broker, retained_now
 from tests.test_mqtt import LABELS, result
 
 pytestmark = pytest.mark.timeout(240)

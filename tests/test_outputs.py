@@ -17,8 +17,8 @@ import pytest
 
 from edge.sinks.jsonl import JsonLinesSink
 from edge.types import Result, Timings
-from tests.conftest import EMOTION_EDGE, ROOT, finish_program, run_cli
-from tests.mqtt_broker import Broker, Subscriber, wait_until
+from tests.conftest import EMOTION_EDGE, ROOT, finish_program, run_cli, wait_until
+from tests.mqtt_broker import Broker, Subscriber
 
 DEMO_FRAMES = 105
 UNPACED = ("run", "--demo", "--realtime", "false")

@@ -14,8 +14,7 @@ from edge.config import SourceConfig
 from edge.pipeline.threads import Pipeline
 from edge.sources import FeedPolicy, make_source
 from edge.types import Frame, Result
-from tests.conftest import write_video
-from tests.mqtt_broker import wait_until
+from tests.conftest import wait_until, write_video
 
 
 class ListSink:
@@ -28,7 +27,7 @@ class ListSink:
 
     def emit(self, result: Result) -> None:
         self.results.append(result)
-        time.sleep(self.delay_s)
+        time.sleep(self.delay_s)  # the behaviour under test: a consumer slower than capture
 
     def close(self) -> None:
         self.closed = True
@@ -93,21 +92,17 @@ def test_camera_that_vanishes_is_reopened(tmp_path: Path, clip_frames, analyzer,
     caplog.set_level(logging.DEBUG, logger="edge.sources.feed")
     runner.start()
     try:
-        deadline = time.monotonic() + 10
-        while not sink.results and time.monotonic() < deadline:
-            time.sleep(0.05)
+        assert wait_until(lambda: sink.results, 10)
         clip.rename(hidden)  # the camera is unplugged
-        while pipeline.stats.source_state != "reconnecting" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert pipeline.stats.source_state == "reconnecting"
+        assert wait_until(lambda: pipeline.stats.source_state == "reconnecting", 10), (
+            pipeline.stats.source_state
+        )
         # several failed reopen attempts (said at DEBUG only) before it comes back
         retries = lambda: sum("still unavailable" in r.getMessage() for r in caplog.records)  # noqa: E731
         assert wait_until(lambda: retries() >= 2, 10), caplog.text
         before = len(sink.results)
         hidden.rename(clip)  # and plugged back in
-        while len(sink.results) <= before + 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(sink.results) > before + 3
+        assert wait_until(lambda: len(sink.results) > before + 3, 10), len(sink.results)
     finally:
         stop.set()
         runner.join(5)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import threading
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from edge.pipeline.service import (
     watchdog_interval_s,
 )
 from edge.pipeline.stats import PipelineStats
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_until
 
 UNIT = ROOT / "systemd" / "emotion-edge.service"
 
@@ -35,15 +36,54 @@ def notify_listener(tmp_path: Path):
     sock.close()
 
 
-def drain(sock: socket.socket, seconds: float) -> list[str]:
-    """Every message received within `seconds`, one string per datagram."""
-    messages, deadline = [], time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
+def pending(sock: socket.socket) -> list[str]:
+    """The messages already queued, one string per datagram, without waiting.
+
+    A datagram sent to a Unix socket is in its queue when `sendto` returns.
+    """
+    messages = []
+    sock.setblocking(False)
+    try:
+        while True:
             messages.append(sock.recv(4096).decode())
-        except TimeoutError:
-            continue
+    except BlockingIOError:
+        return messages
+    finally:
+        sock.settimeout(0.2)
+
+
+def collect_until(
+    sock: socket.socket, done: Callable[[list[str]], bool], timeout_s: float
+) -> list[str]:
+    """Messages as they come, until `done(messages)` or `timeout_s`; all received."""
+    messages: list[str] = []
+
+    def received() -> bool:
+        with contextlib.suppress(TimeoutError):  # recv waits up to the socket's 0.2 s
+            messages.append(sock.recv(4096).decode())
+        return done(messages)
+
+    wait_until(received, timeout_s, step_s=0)
     return messages
+
+
+def pings_after(messages: list[str], prefix: str) -> int:
+    """WATCHDOG=1 pings after the first message that starts with `prefix` (0 if none)."""
+    at = next((i for i, m in enumerate(messages) if m.startswith(prefix)), None)
+    return 0 if at is None else messages[at:].count("WATCHDOG=1")
+
+
+class FakeClock:
+    """A monotonic clock that moves only when told."""
+
+    def __init__(self, now_s: float = 1000.0) -> None:
+        self.now_s = now_s
+
+    def __call__(self) -> float:
+        return self.now_s
+
+    def advance(self, seconds: float) -> None:
+        self.now_s += seconds
 
 
 def test_notify_socket_sends_datagrams(notify_listener):
@@ -128,25 +168,32 @@ def test_progress_judgement(
 def test_notifier_sends_ready_once_then_watchdog_only_while_healthy(notify_listener, monkeypatch):
     path, sock = notify_listener
     monkeypatch.setenv("WATCHDOG_USEC", "100000")  # ping every 50 ms
-    notifier = ServiceNotifier(stall_after_s=0.5, sock=NotifySocket(str(path)))
+    clock = FakeClock()
+    notifier = ServiceNotifier(stall_after_s=0.5, sock=NotifySocket(str(path)), clock=clock)
     stats = PipelineStats()
     notifier.tick(stats)
-    assert drain(sock, 0.2) == []  # nothing processed yet: not ready, no pings
-    stats.last_capture_at_s = stats.last_result_at_s = stats.first_result_at_s = time.monotonic()
+    assert pending(sock) == []  # nothing processed yet: not ready, no pings
+    stats.last_capture_at_s = stats.last_result_at_s = stats.first_result_at_s = clock()
     stats.source_state = "streaming"
     notifier.tick(stats)
-    first = drain(sock, 0.2)
+    first = pending(sock)
     assert first[0].startswith("READY=1")
     assert "WATCHDOG=1" in first
-    time.sleep(0.6)  # the pipeline stops making progress
+    notifier.tick(stats)
+    assert pending(sock) == []  # the same instant: no second ping, no repeated status
+    clock.advance(0.05)
+    notifier.tick(stats)
+    assert pending(sock) == ["WATCHDOG=1"]  # one ping per interval; READY only once
+    clock.advance(0.6)  # the pipeline stops making progress
     for _ in range(5):
         notifier.tick(stats)
-        time.sleep(0.06)
-    stalled = drain(sock, 0.2)
+        clock.advance(0.06)
+    stalled = pending(sock)
     assert "WATCHDOG=1" not in stalled
     assert any("STATUS=no frame captured" in m for m in stalled)
+    assert sum(m.startswith("STATUS=") for m in stalled) == 1  # said once, not every tick
     notifier.stopping()
-    assert drain(sock, 0.2) == ["STOPPING=1\nSTATUS=stopping"]
+    assert pending(sock) == ["STOPPING=1\nSTATUS=stopping"]
 
 
 def _render_unit(tmp_path: Path, prefix: Path) -> Path:
@@ -290,14 +337,19 @@ def test_real_program_notifies_ready_watchdog_stall_and_stopping(
             text=True,
         )
         try:
-            streaming = drain(sock, 8.0)
+            # ready, and pinging for over stall_after_s (a ping every 0.2 s)
+            streaming = collect_until(sock, lambda m: pings_after(m, "READY=1") >= 6, 30)
             camera.hang.set()  # frames stop; the TCP connection stays open
-            hanging = drain(sock, 8.0)  # the read blocks, then times out after 5 s
+            # the read blocks, times out after 5 s, and the camera is being reopened
+            hanging = collect_until(
+                sock, lambda m: pings_after(m, "STATUS=camera lost, reconnecting") >= 1, 20
+            )
             camera.hang.clear()  # the camera comes back
-            back = drain(sock, 6.0)
+            # running again, and pinging for over stall_after_s: time for a false alarm
+            back = collect_until(sock, lambda m: pings_after(m, "STATUS=running") >= 6, 20)
             proc.send_signal(signal.SIGTERM)
             _, stderr = proc.communicate(timeout=15)
-            stopping = drain(sock, 0.5)
+            stopping = pending(sock)  # the program has ended: all it sent is queued
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -340,7 +392,7 @@ def test_logs_under_the_journal_carry_priorities_and_no_timestamps(tmp_path: Pat
         )
     assert proc.returncode == 0
     lines = [line for line in log_file.read_text().splitlines() if line.startswith("<")]
-    assert any(line.startswith("<6>edge.runner: running: images") for line in lines), lines
+    assert any(line.startswith("<6>edge.app.run: running: images") for line in lines), lines
 
     # the same run on a terminal gets timestamps and level names instead
     proc = subprocess.run(
@@ -351,7 +403,7 @@ def test_logs_under_the_journal_carry_priorities_and_no_timestamps(tmp_path: Pat
         text=True,
         timeout=120,
     )
-    assert " INFO edge.runner: running: images" in proc.stderr
+    assert " INFO edge.app.run: running: images" in proc.stderr
     assert "<6>" not in proc.stderr
 
 

@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.analysis.track import FaceTracks, iou, thumbnail
+from edge.analysis.geometry import box_iou
+from edge.analysis.track import FaceTracks, thumbnail
 from edge.config.analysis import ReuseConfig
 from edge.types import Frame
 
@@ -21,8 +22,8 @@ from edge.types import Frame
         ((0, 0, 10, 10), (20, 20, 5, 5), 0.0),
     ],
 )
-def test_iou(a, b, expected):
-    assert iou(a, b) == pytest.approx(expected)
+def test_iou(a, b, expected):  # what a track is matched by
+    assert box_iou(a, b) == pytest.approx(expected)
 
 
 PROBS = np.array([0.1, 0.9])
@@ -44,6 +45,10 @@ def tracks_with_one_face():
         ((104, 102, 80, 80), 3, 0.5, True),  # jitter below the thresholds
         ((120, 100, 80, 80), 0, 0.5, False),  # moved 25% of its size
         ((100, 100, 100, 100), 0, 0.5, False),  # grew 25%
+        # resized about the same centre, so only the size rule can tell
+        ((90, 100, 100, 80), 0, 0.5, False),  # 25% wider, same height
+        ((100, 90, 80, 100), 0, 0.5, False),  # 25% taller, same width
+        ((100, 97, 80, 86), 0, 0.5, True),  # 7.5% taller: below max_move (10%)
         (BOX, 20, 0.5, False),  # expression changed
         (BOX, 0, 1.5, False),  # too old
     ],

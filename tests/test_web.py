@@ -29,8 +29,16 @@ from edge.pipeline.live import LiveState
 from edge.pipeline.stats import PipelineStats
 from edge.types import Frame
 from edge.web.view import ServerLimits, WebView
-from tests.conftest import EMOTION_EDGE, ROOT, run_cli, start_program, stop_program, write_video
-from tests.mqtt_broker import free_port, wait_until
+from tests.conftest import (
+    EMOTION_EDGE,
+    ROOT,
+    run_cli,
+    start_program,
+    stop_program,
+    wait_until,
+    write_video,
+)
+from tests.mqtt_broker import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edge.analysis.geometry import region_in_frame
 from edge.analysis.model_meta import Framing
 from edge.analysis.preprocess import crop_with_margin
 
@@ -80,14 +81,6 @@ def legacy_crop(
     return FaceCrop(image_bgr[y0:y1, x0:x1], (x0, y0, x1, y1), 0.0)
 
 
-def _clamped(xyxy: XYXY, size_wh: tuple[int, int], box_xywh: tuple[int, int, int, int]) -> XYXY:
-    x0, y0 = max(0, xyxy[0]), max(0, xyxy[1])
-    x1, y1 = min(size_wh[0], xyxy[2]), min(size_wh[1], xyxy[3])
-    if x1 <= x0 or y1 <= y0:
-        raise ValueError(f"face box {box_xywh} lies outside the {size_wh[0]}x{size_wh[1]} frame")
-    return x0, y0, x1, y1
-
-
 def upright_crop(
     image_bgr: np.ndarray, box_xywh: tuple[int, int, int, int], framing: Framing
 ) -> FaceCrop:
@@ -98,7 +91,7 @@ def upright_crop(
     x0, y0 = x - (cw - w) // 2, y - (ch - h) // 2
     wanted = (x0, y0, x0 + cw, y0 + ch)
     size_wh = (image_bgr.shape[1], image_bgr.shape[0])
-    region = _clamped(wanted, size_wh, box_xywh)
+    region = region_in_frame(wanted, size_wh, box_xywh)
     face = image_bgr[region[1] : region[3], region[0] : region[2]]
     pad = (
         region[1] - wanted[1],
@@ -153,7 +146,7 @@ def sampled_region(
     xy = np.round(corners @ inverse.T, 6)  # 1e-13 off a whole pixel must not add a pixel
     x0, y0 = np.floor(xy.min(axis=0) + 0.5).astype(int)
     x1, y1 = np.ceil(xy.max(axis=0) + 0.5).astype(int)
-    return _clamped((int(x0), int(y0), int(x1), int(y1)), size_wh, box_xywh)
+    return region_in_frame((int(x0), int(y0), int(x1), int(y1)), size_wh, box_xywh)
 
 
 def aligned_crop(

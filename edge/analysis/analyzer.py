@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -52,6 +53,16 @@ def _region(image: np.ndarray, xyxy: tuple[int, int, int, int]) -> np.ndarray:
     return image[y0:y1, x0:x1]
 
 
+@dataclass
+class _FrameWork:
+    """What one frame's faces add up to while they are classified one by one."""
+
+    faces: list[FaceResult] = field(default_factory=list)
+    probabilities_of: dict[int, np.ndarray] = field(default_factory=dict)  # id(FaceResult)
+    preprocess_ms: float = 0.0
+    inference_ms: float = 0.0
+
+
 class FrameAnalyzer:
     def __init__(
         self,
@@ -64,10 +75,6 @@ class FrameAnalyzer:
         self.detector = detector
         self.classifier = classifier
         self.faces_cfg = faces
-        # how the model's training faces were framed (its sidecar); without it, faces.margin
-        meta = getattr(classifier, "meta", None)
-        self.framing = meta.framing if meta is not None else None
-        self.model_hw = meta.input_size_hw if meta is not None else (64, 64)
         self.smoother = EmotionSmoother(classifier.labels, smoothing)
         self.decider = LabelDecider(smoothing)
         self.tracks = FaceTracks(reuse or ReuseConfig(enabled=False))
@@ -75,54 +82,19 @@ class FrameAnalyzer:
 
     def analyze(self, frame: Frame) -> Result:
         t0 = time.perf_counter()
-        found = self.detector.detect(frame.image_bgr, int(frame.captured_at_s * 1000))
+        found = self.detector.detect(frame.image_bgr)
         t_detect = time.perf_counter()
         min_px = self.faces_cfg.min_size_px
         found = [d for d in found if min(d.box_xywh[2], d.box_xywh[3]) >= min_px]
         status, chosen = apply_face_policy(found, self.faces_cfg.policy)
-        faces: list[FaceResult] = []
-        probabilities_of: dict[int, np.ndarray] = {}  # by id of the FaceResult
-        preprocess_ms = inference_ms = 0.0
+        work = _FrameWork()
         now_s = frame.time_s  # a file's own time: its answers do not depend on the machine
         for det in chosen:
-            track = self.tracks.match(det.box_xywh)
-            probabilities, classified = None, None
-            if track is not None:
-                region = _region(frame.image_bgr, track.crop_xyxy)
-                probabilities = self.tracks.reusable(track, det.box_xywh, thumbnail(region), now_s)
-            reused = probabilities is not None
-            if probabilities is None:  # the crop (a warp when aligned) only when classified
-                face_crop = frame_face(
-                    frame.image_bgr,
-                    det.box_xywh,
-                    det.keypoints_xy,
-                    self.framing,
-                    margin=self.faces_cfg.margin,
-                    model_hw=self.model_hw,
-                )
-                out = self.classifier.classify(face_crop.image_bgr)
-                self.classifier_calls += 1
-                preprocess_ms += out.preprocess_ms
-                inference_ms += out.inference_ms
-                probabilities = out.probabilities
-                # reuse later compares this axis-aligned region of the frame, not the crop
-                region_xyxy = face_crop.region_xyxy
-                classified = (region_xyxy, thumbnail(_region(frame.image_bgr, region_xyxy)))
-            self.tracks.update(track, det.box_xywh, probabilities, now_s, classified)
-            best = int(np.argmax(probabilities))
-            labels = self.classifier.labels
-            face = FaceResult(
-                detection=det,
-                label=labels[best],
-                confidence=float(probabilities[best]),
-                scores=scores_by_label(labels, probabilities),
-                reused=reused,
-            )
-            faces.append(face)
-            probabilities_of[id(face)] = probabilities
+            self._add_face(frame.image_bgr, det, now_s, work)
         self.tracks.forget_stale(now_s)
-        primary = largest_face(faces)  # it drives the reported emotion, as the outputs say
-        smoothed = self.smoother.update(probabilities_of[id(primary)] if primary else None, now_s)
+        primary = largest_face(work.faces)  # it drives the reported emotion, as outputs say
+        scores = work.probabilities_of[id(primary)] if primary else None
+        smoothed = self.smoother.update(scores, now_s)
         decision = self.decider.update(smoothed, now_s)
         t_end = time.perf_counter()
         return Result(
@@ -131,11 +103,11 @@ class FrameAnalyzer:
             wall_time_s=frame.wall_time_s,
             status=status,
             detections=tuple(found),
-            faces=tuple(faces),
+            faces=tuple(work.faces),
             timings=Timings(
                 detect_ms=(t_detect - t0) * 1000.0,
-                preprocess_ms=preprocess_ms,
-                inference_ms=inference_ms,
+                preprocess_ms=work.preprocess_ms,
+                inference_ms=work.inference_ms,
                 total_ms=(t_end - t0) * 1000.0,
             ),
             latency_ms=(time.monotonic() - frame.captured_at_s) * 1000.0,
@@ -144,3 +116,43 @@ class FrameAnalyzer:
             model_name=self.classifier.name,
             source_file=frame.source_file,
         )
+
+    def _add_face(
+        self, image_bgr: np.ndarray, det: Detection, now_s: float, work: _FrameWork
+    ) -> None:
+        """One face: its tracked scores when reuse allows, else a crop and a classification."""
+        track = self.tracks.match(det.box_xywh)
+        probabilities, classified = None, None
+        if track is not None:
+            region = _region(image_bgr, track.crop_xyxy)
+            probabilities = self.tracks.reusable(track, det.box_xywh, thumbnail(region), now_s)
+        reused = probabilities is not None
+        if probabilities is None:  # the crop (a warp when aligned) only when classified
+            face_crop = frame_face(
+                image_bgr,
+                det.box_xywh,
+                det.keypoints_xy,
+                self.classifier.framing,
+                margin=self.faces_cfg.margin,
+                model_hw=self.classifier.input_size_hw,
+            )
+            out = self.classifier.classify(face_crop.image_bgr)
+            self.classifier_calls += 1
+            work.preprocess_ms += out.preprocess_ms
+            work.inference_ms += out.inference_ms
+            probabilities = out.probabilities
+            # reuse later compares this axis-aligned region of the frame, not the crop
+            region_xyxy = face_crop.region_xyxy
+            classified = (region_xyxy, thumbnail(_region(image_bgr, region_xyxy)))
+        self.tracks.update(track, det.box_xywh, probabilities, now_s, classified)
+        best = int(np.argmax(probabilities))
+        labels = self.classifier.labels
+        face = FaceResult(
+            detection=det,
+            label=labels[best],
+            confidence=float(probabilities[best]),
+            scores=scores_by_label(labels, probabilities),
+            reused=reused,
+        )
+        work.faces.append(face)
+        work.probabilities_of[id(face)] = probabilities

@@ -19,20 +19,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
+from edge.analysis.geometry import clamp_box, iou
 from edge.analysis.interpreter import load_interpreter
-from edge.config import DetectorConfig, resolve_app_path
 from edge.errors import ModelError
 from edge.types import Detection
 
-BUNDLED_MODELS = {
-    "short_range": "models/face_detection_short_range.tflite",
-    "full_range": "models/face_detection_full_range_sparse.tflite",
-}
+if TYPE_CHECKING:
+    from edge.config.analysis import DetectorConfig
 
 NUM_KEYPOINTS = 6  # right eye, left eye, nose tip, mouth, right ear tragion, left ear tragion
 NUM_COORDS = 4 + 2 * NUM_KEYPOINTS
@@ -40,22 +38,13 @@ SCORE_CLIP = 100.0
 
 
 def detector_model_path(cfg: DetectorConfig) -> Path:
-    path = resolve_app_path(cfg.model_path or BUNDLED_MODELS[cfg.model])
+    path = cfg.model_file
     if not path.is_file():
         raise ModelError(
             f"{path}: face detector model not found (run ./setup.sh from the "
             "project folder, or set detector.model_path)"
         )
     return path
-
-
-def clamp_box(
-    x: int, y: int, w: int, h: int, size_wh: tuple[int, int]
-) -> tuple[int, int, int, int]:
-    """Clip a box to the frame; the result may have zero size if it lay outside."""
-    x0, y0 = max(0, x), max(0, y)
-    x1, y1 = min(size_wh[0], x + w), min(size_wh[1], y + h)
-    return x0, y0, max(0, x1 - x0), max(0, y1 - y0)
 
 
 @dataclass(frozen=True)
@@ -154,16 +143,6 @@ def decode(
     return boxes[valid], keypoints[valid], scores[keep][valid]
 
 
-def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Intersection over union of one xyxy box with each of boxes (M, 4)."""
-    wh = np.clip(np.minimum(box[2:], boxes[:, 2:]) - np.maximum(box[:2], boxes[:, :2]), 0, None)
-    inter = wh[:, 0] * wh[:, 1]
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    union = area + areas - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-
-
 def weighted_nms(
     boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, min_suppression: float
 ) -> list[tuple[np.ndarray, np.ndarray, float]]:
@@ -196,7 +175,7 @@ def to_detection(
     """A merged result in 0..1 of the input -> frame pixels (None if it lies outside)."""
     (x0, y0), (x1, y1) = lb.to_frame(box.reshape(2, 2)) * zoom
     # MediaPipe truncates origin and size separately; clamp_box then clips to the frame.
-    x, y, w, h = clamp_box(int(x0), int(y0), int(x1 - x0), int(y1 - y0), size_wh)
+    x, y, w, h = clamp_box((int(x0), int(y0), int(x1 - x0), int(y1 - y0)), size_wh)
     if w <= 0 or h <= 0:
         return None
     points = lb.to_frame(kps) * zoom
@@ -243,8 +222,8 @@ class BlazeFaceDetector:
         self.min_suppression = cfg.min_suppression
         self.max_width_px = cfg.max_width_px
 
-    def detect(self, image_bgr: np.ndarray, timestamp_ms: int) -> list[Detection]:
-        """Faces in a BGR frame, best first. timestamp_ms is unused (frames are independent)."""
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
+        """Faces in a BGR frame, best first; frames are independent (no tracking state)."""
         if self._interpreter is None:
             raise RuntimeError("BlazeFaceDetector.detect() after close()")
         height, width = image_bgr.shape[:2]

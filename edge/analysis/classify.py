@@ -12,7 +12,7 @@ import numpy as np
 
 from edge.analysis.interpreter import load_interpreter, require_model_file
 from edge.analysis.model_cost import multiply_adds
-from edge.analysis.model_meta import ModelMeta, load_model_meta
+from edge.analysis.model_meta import Framing, ModelMeta, load_model_meta
 from edge.analysis.preprocess import dequantize, normalize, quantize, softmax, to_model_pixels
 from edge.errors import ModelError
 
@@ -31,6 +31,8 @@ class Classification:
 class Classifier(Protocol):
     labels: list[str]
     name: str
+    framing: Framing | None  # how its training faces were framed; None: faces.margin's box
+    input_size_hw: tuple[int, int]  # the face size it sees, for the crop's resolution
 
     def classify(self, face_bgr: np.ndarray) -> Classification: ...
 
@@ -54,6 +56,8 @@ class TFLiteClassifier:
         self.model_path = model_path
         self.labels = list(self.meta.labels)
         self.name = self.meta.name
+        self.framing = self.meta.framing
+        self.input_size_hw = self.meta.input_size_hw
         inputs = self.interpreter.get_input_details()
         outputs = self.interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:

@@ -11,24 +11,10 @@ from typing import Protocol
 
 import numpy as np
 
-from edge.analysis.blazeface import (
-    BUNDLED_MODELS,
-    BlazeFaceDetector,
-    clamp_box,
-    detector_model_path,
-)
 from edge.types import Detection
-
-__all__ = [
-    "BUNDLED_MODELS",
-    "BlazeFaceDetector",
-    "FaceDetector",
-    "clamp_box",
-    "detector_model_path",
-]
 
 
 class FaceDetector(Protocol):
-    def detect(self, image_bgr: np.ndarray, timestamp_ms: int) -> list[Detection]: ...
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]: ...
 
     def close(self) -> None: ...

@@ -22,6 +22,10 @@ from pydantic import (
 
 from edge.errors import ModelError
 
+# the face margin, per side as a fraction of the box, where nothing else sets one: the
+# config's faces.margin, a sidecar framing's margin and convert's crops all start from it
+DEFAULT_MARGIN = 0.15
+
 SchemaTag = Literal["emotion-edge.model/1"]
 SCHEMA: SchemaTag = get_args(SchemaTag)[0]
 
@@ -48,7 +52,7 @@ class Framing(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     margin: float = Field(
-        default=0.15,
+        default=DEFAULT_MARGIN,
         ge=0.0,
         le=1.0,
         description="added to the face box on every side, as a fraction of the box's size",
@@ -64,7 +68,7 @@ class Framing(BaseModel):
 
 # FER-style datasets (FER2013 among them) hold square, upright, roughly centred faces: the
 # default model's framing, and what `convert build` writes unless told otherwise
-FER_STYLE_FRAMING = Framing(margin=0.15, square=True, align="eyes")
+FER_STYLE_FRAMING = Framing(margin=DEFAULT_MARGIN, square=True, align="eyes")
 
 
 class ModelMeta(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from edge.analysis.geometry import region_in_frame
 from edge.analysis.model_meta import ModelMeta
 
 
@@ -17,11 +18,7 @@ def crop_with_margin(
     """
     x, y, w, h = box_xywh
     dx, dy = round(w * margin), round(h * margin)
-    x0, y0 = max(0, x - dx), max(0, y - dy)
-    x1, y1 = min(size_wh[0], x + w + dx), min(size_wh[1], y + h + dy)
-    if x1 <= x0 or y1 <= y0:
-        raise ValueError(f"face box {box_xywh} lies outside the {size_wh[0]}x{size_wh[1]} frame")
-    return x0, y0, x1, y1
+    return region_in_frame((x - dx, y - dy, x + w + dx, y + h + dy), size_wh, box_xywh)
 
 
 def resize_face(face_bgr: np.ndarray, height: int, width: int, color_mode: str) -> np.ndarray:

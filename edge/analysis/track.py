@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edge.analysis.geometry import box_iou
 from edge.config.analysis import ReuseConfig
 
 THUMB_PX = 16
@@ -24,16 +25,6 @@ THUMB_PX = 16
 # file gives the same answers on a quiet and a busy machine. The models we ship need 10 to
 # 140 M; a VGG19 at 150 px 16.8 G: the line sits more than an order of magnitude from both.
 AUTO_MIN_MULTIPLY_ADDS = 1_000_000_000
-
-
-def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    iy = max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = ix * iy
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
 
 
 def thumbnail(face_bgr: np.ndarray) -> np.ndarray:
@@ -86,8 +77,8 @@ class FaceTracks:
         return self.cfg.enabled is True
 
     def match(self, box_xywh: tuple[int, int, int, int]) -> Track | None:
-        best = max(self.tracks, key=lambda t: iou(t.box_xywh, box_xywh), default=None)
-        if best is not None and iou(best.box_xywh, box_xywh) >= self.cfg.min_iou:
+        best = max(self.tracks, key=lambda t: box_iou(t.box_xywh, box_xywh), default=None)
+        if best is not None and box_iou(best.box_xywh, box_xywh) >= self.cfg.min_iou:
             return best
         return None
 
@@ -110,7 +101,7 @@ class FaceTracks:
         tx, ty, tw, th = track.box_xywh
         size = max(tw, th, 1)
         moved = max(abs((x + w / 2) - (tx + tw / 2)), abs((y + h / 2) - (ty + th / 2))) / size
-        resized = abs(w - tw) / size
+        resized = max(abs(w - tw), abs(h - th)) / size
         if moved > self.cfg.max_move or resized > self.cfg.max_move:
             return None
         if float(np.mean(np.abs(region_thumb - track.thumb))) > self.cfg.max_change:

@@ -13,7 +13,17 @@ from typing import Any
 
 from edge import __version__
 from edge.app.logs import setup_logging
-from edge.config import DEFAULT_CONFIG, DEMO_SAMPLE, Config, load_config
+from edge.config import (
+    DEFAULT_CONFIG,
+    DEMO_SAMPLE,
+    Config,
+    DetectorConfig,
+    LoggingConfig,
+    SourceConfig,
+    load_config,
+)
+from edge.config.analysis import FacesConfig
+from edge.config.view import DisplayConfig
 from edge.errors import ConfigError, EdgeError
 
 log = logging.getLogger("edge")
@@ -33,7 +43,7 @@ def parse_bool(text: str) -> bool:
 # flag -> (config key, argparse options)
 RUN_OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
     "--source": ("source.uri", {"help": "camera index, /dev/videoN, URL, file, folder or glob"}),
-    "--source-kind": ("source.kind", {"choices": ["auto", "opencv", "picamera2", "images"]}),
+    "--source-kind": ("source.kind", {"choices": SourceConfig.choices("kind")}),
     "--realtime": (
         "source.realtime",
         {
@@ -45,18 +55,15 @@ RUN_OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
     "--loop": ("source.loop", {"type": parse_bool, "metavar": "BOOL"}),
     "--model": ("classifier.model", {"help": "emotion .tflite (its .json beside it)"}),
     "--threads": ("classifier.threads", {"type": int}),
-    "--detector": ("detector.model", {"choices": ["short_range", "full_range"]}),
+    "--detector": ("detector.model", {"choices": DetectorConfig.choices("model")}),
     "--min-score": ("detector.min_score", {"type": float}),
-    "--face-policy": ("faces.policy", {"choices": ["multiple_faces", "largest", "all"]}),
+    "--face-policy": ("faces.policy", {"choices": FacesConfig.choices("policy")}),
     "--output": ("output.jsonl", {"metavar": "FILE", "help": "JSON Lines file, or - for stdout"}),
     "--stats-interval": ("stats.interval_s", {"type": float, "metavar": "SECONDS"}),
-    "--log-level": ("logging.level", {"choices": ["DEBUG", "INFO", "WARNING", "ERROR"]}),
+    "--log-level": ("logging.level", {"choices": LoggingConfig.choices("level")}),
     "--mqtt-host": ("mqtt.host", {"help": "publish over MQTT to this broker (turns MQTT on)"}),
     "--mqtt-port": ("mqtt.port", {"type": int}),
-    "--display": (
-        "display.backend",
-        {"choices": ["auto", "none", "window", "framebuffer", "drm"]},
-    ),
+    "--display": ("display.backend", {"choices": DisplayConfig.choices("backend")}),
     "--web": ("web.port", {"type": int, "metavar": "PORT", "help": "serve the live view"}),
 }
 
@@ -65,7 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emotion-edge", description=__doc__)
     parser.add_argument("--version", action="version", version=f"emotion-edge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_run(sub)
+    _add_bench(sub)
+    _add_small_commands(sub)
+    return parser
 
+
+def _add_run(sub: Any) -> None:
     run = sub.add_parser("run", help="run the pipeline")
     run.add_argument("--config", type=Path, help=f"config file (default {DEFAULT_CONFIG})")
     run.add_argument("--demo", action="store_true", help="run on the bundled sample clip")
@@ -80,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         options = {"help": f"sets {key}", **options}
         run.add_argument(flag, dest=key, default=None, **options)
 
+
+def _add_bench(sub: Any) -> None:
     bench = sub.add_parser("bench", help="measure stage times, throughput and latency")
     bench.add_argument("--config", type=Path, help="config for detector/face settings")
     bench.add_argument(
@@ -107,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
         "TensorFlow into ~/.cache/emotion-edge/models/)",
     )
 
+
+def _add_small_commands(sub: Any) -> None:
     snap = sub.add_parser("snapshot", help="write one annotated frame as an image")
     snap.add_argument("out", type=Path, help="image file to write (.png or .jpg)")
     snap.add_argument("--config", type=Path, help=f"config file (default {DEFAULT_CONFIG})")
@@ -121,7 +138,6 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "path", nargs="?", type=Path, default=None, help=f"config file (default {DEFAULT_CONFIG})"
     )
-    return parser
 
 
 def _config_path(given: Path | None) -> Path | None:
@@ -131,10 +147,9 @@ def _config_path(given: Path | None) -> Path | None:
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    flags = {
-        key: flag for flag, (key, _) in RUN_OVERRIDES.items() if getattr(args, key) is not None
-    }
-    overrides = {key: getattr(args, key) for key in flags}
+    given = vars(args)
+    flags = {key: flag for flag, (key, _) in RUN_OVERRIDES.items() if given[key] is not None}
+    overrides = {key: given[key] for key in flags}
     if "mqtt.host" in overrides:
         overrides["mqtt.enabled"] = True
     if "web.port" in overrides:

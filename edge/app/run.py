@@ -9,126 +9,101 @@ import os
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edge.analysis.analyzer import FrameAnalyzer
+from edge.analysis.classify import TFLiteClassifier
 from edge.analysis.stages import open_stages
 from edge.analysis.track import reuse_state
 from edge.app.outfile import require_writable
+from edge.app.summary import build_summary, print_summary
 from edge.config import Config
 from edge.display import camera_preview, open_viewer
 from edge.pipeline.live import LiveState
 from edge.pipeline.service import ServiceNotifier
-from edge.pipeline.stats import PipelineStats, peak_rss_mb, process_age_s
-from edge.pipeline.threads import Pipeline, Viewer
+from edge.pipeline.stats import PipelineStats
+from edge.pipeline.threads import Pipeline, Supervisor, Viewer
 from edge.sinks import Sink
 from edge.sinks.jsonl import JsonLinesSink
-from edge.sources import FeedPolicy, make_source, resolve_source
+from edge.sources import FeedPolicy, Source, make_source, resolve_source
 
 if TYPE_CHECKING:
     from edge.display.drm import CameraPreview
-    from edge.sinks.mqtt.sink import MqttSink
 
 log = logging.getLogger(__name__)
 
 
-def build_sinks(
+@dataclass
+class Outputs:
+    """What a run's results and frames go to, each in the role the pipeline calls it in.
+
+    MQTT is a sink and a supervisor (its timers keep camera state and stats true while
+    no result comes); the web view is neither: it reads the live state on its own threads.
+    """
+
+    sinks: list[Sink] = field(default_factory=list)
+    viewers: list[Viewer] = field(default_factory=list)
+    supervisors: list[Supervisor] = field(default_factory=list)
+    descriptions: list[str] = field(default_factory=list)
+
+
+def build_outputs(
     config: Config,
     labels: list[str],
     model_name: str,
     stats: PipelineStats,
-    stop: threading.Event | None = None,
-) -> list[Sink]:
-    sinks: list[Sink] = []
+    live: LiveState,
+    *,
+    stop: threading.Event,
+    preview: CameraPreview | None,
+    closing: contextlib.ExitStack,
+) -> Outputs:
+    """Open every configured output; each is closed by `closing`, in reverse order."""
+    outputs = Outputs()
     if config.mqtt.enabled:
         from edge.sinks.mqtt.homeassistant import web_view_url
         from edge.sinks.mqtt.sink import MqttSink  # paho only when MQTT is on
 
         password = config.mqtt.resolve_password()
         web_url = web_view_url(config.web)  # Home Assistant links the device to it
-        sinks.append(MqttSink(config.mqtt, labels, model_name, stats, password, web_url=web_url))
+        mqtt = MqttSink(config.mqtt, labels, model_name, stats, password, web_url=web_url)
+        closing.callback(mqtt.close)
+        outputs.sinks.append(mqtt)
+        outputs.supervisors.append(mqtt)
     target = config.output.jsonl
     if target == "auto":
-        target = None if sinks else "-"  # stdout only when nothing else takes the results
+        target = None if outputs.sinks else "-"  # stdout only when nothing else takes them
     if target is not None:
         # results on stdout and its reader gone (`| head -5`): the run has no one to serve
-        on_gone = stop.set if stop is not None and target == "-" else None
-        sinks.append(JsonLinesSink(target, on_reader_gone=on_gone))
-    return sinks
-
-
-def mqtt_sinks(sinks: list[Sink]) -> list[MqttSink]:
-    """The MQTT sink also watches the run, so that what it reports stays true without results."""
-    from edge.sinks.mqtt.sink import MqttSink
-
-    return [sink for sink in sinks if isinstance(sink, MqttSink)]
-
-
-def build_viewers(
-    config: Config, stats: PipelineStats, stop: threading.Event, preview: CameraPreview | None
-) -> list[Viewer]:
-    """The display, if one is configured and can open."""
+        on_gone = stop.set if target == "-" else None
+        jsonl = JsonLinesSink(target, on_reader_gone=on_gone)
+        closing.callback(jsonl.close)
+        outputs.sinks.append(jsonl)
+    outputs.descriptions.extend(sink.description for sink in outputs.sinks)
     viewer = open_viewer(config.display, stats, stop.set, preview)
-    return [viewer] if viewer is not None else []
+    if viewer is not None:
+        closing.callback(viewer.close)
+        outputs.viewers.append(viewer)
+        outputs.descriptions.append(viewer.description)
+    if config.web.enabled:
+        from edge.web.view import WebView  # the HTTP server only when asked for
+
+        web = WebView(config.web, stats, live)
+        closing.callback(web.close)
+        outputs.descriptions.append(web.description)
+    return outputs
 
 
-def build_summary(stats: PipelineStats, elapsed_s: float, extra: dict[str, Any]) -> dict[str, Any]:
-    snap = stats.snapshot()
-    first = stats.first_result_at_s
-    age_s = process_age_s()
-    first_after_start = (
-        round(age_s - (time.monotonic() - first), 3) if first is not None and age_s else None
-    )
-    return {
-        "frames_captured": snap.frames_captured,
-        "frames_processed": snap.frames_processed,
-        "frames_dropped": snap.frames_dropped,
-        "elapsed_s": round(elapsed_s, 3),
-        "processed_fps": round(snap.frames_processed / elapsed_s, 2) if elapsed_s > 0 else 0.0,
-        "first_result_s": round(first - stats.started_at_s, 3) if first else None,
-        "first_result_after_start_s": first_after_start,
-        "peak_rss_mb": round(peak_rss_mb(), 1),
-        "statuses": snap.statuses,
-        "emotions": stats.emotion_counts(),
-        "stage_ms": {
-            name: {"mean": round(m, 2), "p50": round(p50, 2), "p95": round(p95, 2)}
-            for name, (m, p50, p95) in stats.stage_percentiles().items()
-        },
-        **extra,
-    }
+@dataclass(frozen=True)
+class RunParts:
+    """A run's pieces that its report reads after the pipeline is done."""
 
-
-def print_summary(summary: dict[str, Any]) -> None:
-    out = sys.stderr
-    print(
-        f"summary: {summary['frames_processed']} frames processed of "
-        f"{summary['frames_captured']} captured ({summary['frames_dropped']} dropped) in "
-        f"{summary['elapsed_s']:.1f} s: {summary['processed_fps']:.1f} fps",
-        file=out,
-    )
-    statuses = ", ".join(f"{k} {v}" for k, v in sorted(summary["statuses"].items()))
-    emotions = ", ".join(
-        f"{k} {v}" for k, v in sorted(summary["emotions"].items(), key=lambda kv: -kv[1])
-    )
-    print(f"  status: {statuses or 'none'}", file=out)
-    print(f"  emotions: {emotions or 'none'}", file=out)
-    print("  stage ms   mean    p50    p95", file=out)
-    for name, v in summary["stage_ms"].items():
-        print(f"  {name:<10}{v['mean']:>6.1f} {v['p50']:>6.1f} {v['p95']:>6.1f}", file=out)
-    if summary.get("images_skipped"):
-        print(f"  images skipped: {summary['images_skipped']} (see the log)", file=out)
-    if summary.get("results_not_written"):
-        print(f"  results not written: {summary['results_not_written']} (see the log)", file=out)
-    print(
-        f"  classifier calls: {summary['classifier_calls']} (reuse of unchanged faces' scores: "
-        f"{summary['reuse']}; see reuse: in config.yaml)",
-        file=out,
-    )
-    print(
-        f"  model {summary['model']} on {summary['interpreter']} ({summary['threads']} "
-        f"threads), detector {summary['detector']}",
-        file=out,
-    )
+    source: Source
+    analyzer: FrameAnalyzer
+    classifier: TFLiteClassifier
+    outputs: Outputs
 
 
 def run_pipeline(
@@ -137,6 +112,7 @@ def run_pipeline(
     max_frames: int | None = None,
     summary_json: Path | None = None,
 ) -> int:
+    """Build the stages and outputs, run until the source ends or `stop`, report; exit code."""
     spec = resolve_source(config.source)  # the source first: a typo fails fast
     preview = camera_preview(config.display, spec.kind)  # the Pi camera's DRM preview, if any
     source = make_source(config.source, preview=preview)
@@ -144,49 +120,68 @@ def run_pipeline(
         require_writable(summary_json, "--summary-json", "a writable file")
     with contextlib.ExitStack() as closing:  # closes in reverse order of opening
         stages = closing.enter_context(open_stages(config))
-        analyzer, classifier = stages.analyzer, stages.classifier
-        stats = PipelineStats(model_name=classifier.name)
+        stats = PipelineStats(model_name=stages.classifier.name)
         live = LiveState()  # what the pipeline's threads and the web view share
-        sinks = build_sinks(config, classifier.labels, classifier.name, stats, stop)
-        for sink in sinks:
-            closing.callback(sink.close)
-        viewers = build_viewers(config, stats, stop, preview)
-        for viewer in viewers:
-            closing.callback(viewer.close)
-        outputs = [*sinks, *viewers]
-        if config.web.enabled:
-            from edge.web.view import WebView  # the HTTP server only when asked for
-
-            web = WebView(config.web, stats, live)
-            closing.callback(web.close)
-            outputs.append(web)
-        notifier = ServiceNotifier(config.service.stall_after_s)  # a no-op outside systemd
-        pipeline = Pipeline(
-            source,
-            analyzer,
-            sinks,
+        outputs = build_outputs(
+            config,
+            stages.classifier.labels,
+            stages.classifier.name,
+            stats,
+            live,
             stop=stop,
-            policy=FeedPolicy.from_config(config.source),
-            stats=stats,
-            max_frames=max_frames,
-            viewers=viewers,
-            supervisors=[notifier, *mqtt_sinks(sinks)],  # MQTT's timer: camera, stats
-            live=live,
+            preview=preview,
+            closing=closing,
         )
-        described = ", ".join(getattr(o, "description", type(o).__name__) for o in outputs)
-        log.info(
-            "running: %s -> %s (%s, %s threads), detector %s, outputs %s",
-            source.description,
-            classifier.name,
-            classifier.backend,
-            classifier.threads,
-            config.detector.model,
-            described or "none",
-        )
-        started = time.monotonic()
-        pipeline.run(stats_interval_s=config.stats.interval_s)
-        elapsed_s = time.monotonic() - started
-    summary = build_summary(
+        parts = RunParts(source, stages.analyzer, stages.classifier, outputs)
+        pipeline, elapsed_s = run_built(config, parts, stats, live, stop, max_frames)
+    code = report(config, parts, build_run_summary(config, parts, stats, elapsed_s), summary_json)
+    if pipeline.stuck:
+        end_process_now(code)
+    return code
+
+
+def run_built(
+    config: Config,
+    parts: RunParts,
+    stats: PipelineStats,
+    live: LiveState,
+    stop: threading.Event,
+    max_frames: int | None,
+) -> tuple[Pipeline, float]:
+    """Run the pipeline over opened parts; the pipeline and how long it ran."""
+    notifier = ServiceNotifier(config.service.stall_after_s)  # a no-op outside systemd
+    outputs, classifier = parts.outputs, parts.classifier
+    pipeline = Pipeline(
+        parts.source,
+        parts.analyzer,
+        outputs.sinks,
+        stop=stop,
+        policy=FeedPolicy.from_config(config.source),
+        stats=stats,
+        max_frames=max_frames,
+        viewers=outputs.viewers,
+        supervisors=[notifier, *outputs.supervisors],
+        live=live,
+    )
+    log.info(
+        "running: %s -> %s (%s, %s threads), detector %s, outputs %s",
+        parts.source.description,
+        classifier.name,
+        classifier.backend,
+        classifier.threads,
+        config.detector.model,
+        ", ".join(outputs.descriptions) or "none",
+    )
+    started = time.monotonic()
+    pipeline.run(stats_interval_s=config.stats.interval_s)
+    return pipeline, time.monotonic() - started
+
+
+def build_run_summary(
+    config: Config, parts: RunParts, stats: PipelineStats, elapsed_s: float
+) -> dict[str, Any]:
+    classifier = parts.classifier
+    return build_summary(
         stats,
         elapsed_s,
         {
@@ -194,17 +189,23 @@ def run_pipeline(
             "interpreter": classifier.backend,
             "threads": classifier.threads,
             "detector": config.detector.model,
-            "source": source.description,
-            "classifier_calls": analyzer.classifier_calls,
+            "source": parts.source.description,
+            "classifier_calls": parts.analyzer.classifier_calls,
             "reuse": reuse_state(config.reuse.enabled, classifier.multiply_adds_per_face),
-            "results_not_written": sum(getattr(s, "not_written", 0) for s in sinks),
-            "images_skipped": getattr(source, "skipped", 0),
+            "results_not_written": sum(sink.not_written for sink in parts.outputs.sinks),
+            "images_skipped": parts.source.skipped,
         },
     )
+
+
+def report(
+    config: Config, parts: RunParts, summary: dict[str, Any], summary_json: Path | None
+) -> int:
+    """Print the summary (and write it as JSON when asked); the run's exit code."""
     print_summary(summary)
     code = 1 if summary["results_not_written"] else 0  # the log and summary say how many
     if summary["images_skipped"] and not summary["frames_processed"]:
-        log.error("%s: no usable image (each was skipped, see above)", source.description)
+        log.error("%s: no usable image (each was skipped, see above)", parts.source.description)
         code = 1
     if summary_json is not None:
         try:
@@ -212,8 +213,6 @@ def run_pipeline(
         except OSError as exc:
             log.error("--summary-json: %s not written (%s)", summary_json, exc.strerror)
             code = 1
-    if pipeline.stuck:
-        end_process_now(code)
     return code
 
 

@@ -12,136 +12,35 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import (
-    Field,
-    PrivateAttr,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, ValidationError
 
 from edge.config.analysis import (
+    ClassifierConfig,
+    DetectorConfig,
     FacesConfig,
     ReuseConfig,
     SmoothingConfig,
 )
-from edge.config.load import Section, format_validation_error, read_yaml
+from edge.config.base import Section
+from edge.config.load import format_validation_error, read_yaml
 from edge.config.mqtt import MqttConfig
+from edge.config.paths import APP_ROOT, DEFAULT_CONFIG, DEMO_SAMPLE, resolve_app_path
+from edge.config.source import SourceConfig
 from edge.config.view import DisplayConfig, WebConfig
 from edge.errors import ConfigError
 
-APP_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CONFIG = APP_ROOT / "config.yaml"
-DEMO_SAMPLE = Path(__file__).resolve().parents[1] / "app" / "assets" / "demo.mp4"
-
-
-class SourceConfig(Section):
-    kind: Literal["auto", "opencv", "picamera2", "images"] = Field(
-        default="auto",
-        description="auto picks from `uri`: a number or /dev/video* is a camera, a URL a stream, "
-        "an image file, folder or glob is images, a string with '!' a GStreamer pipeline, "
-        "any other file a video; opencv gives `uri` to cv2.VideoCapture as written (image "
-        "sequences like frame_%04d.png); images and picamera2 force those",
-    )
-    uri: str = Field(
-        default="0",
-        min_length=1,
-        description="camera index, /dev/videoN, rtsp:// or http:// URL, video file, image "
-        "file/folder/glob, or a GStreamer pipeline",
-    )
-    width: int | None = Field(default=None, ge=16, le=7680, description="requested camera width")
-    height: int | None = Field(default=None, ge=16, le=4320, description="requested height")
-    fps: float | None = Field(default=None, gt=0, le=240, description="requested camera fps")
-    loop: bool = Field(default=False, description="restart a video file at its end")
-    realtime: bool = Field(
-        default=True,
-        description="play files at their own frame rate (stale frames dropped, like a camera); "
-        "false: as fast as possible, every frame processed",
-    )
-    treat_as_camera: bool = Field(
-        default=False,
-        description="reopen a video file with backoff at its end, as if a camera vanished "
-        "(for testing a set-up without a camera)",
-    )
-    reconnect_initial_s: float = Field(
-        default=1.0, gt=0, le=60, description="first wait before reopening a lost camera"
-    )
-    reconnect_max_s: float = Field(
-        default=30.0, gt=0, le=600, description="longest wait between reopen attempts"
-    )
-
-    @field_validator("uri")
-    @classmethod
-    def _pipeline_splits(cls, uri: str, info: ValidationInfo) -> str:
-        from edge.config.source import pipeline_problem  # here: edge.sources loads OpenCV
-
-        # picamera2 ignores the uri; opencv hands it to cv2.VideoCapture as written
-        problem = (
-            None if info.data.get("kind") in ("picamera2", "opencv") else pipeline_problem(uri)
-        )
-        if problem:
-            raise ValueError(problem)
-        return uri
-
-    @model_validator(mode="after")
-    def _backoff_order(self) -> SourceConfig:
-        if self.reconnect_max_s < self.reconnect_initial_s:
-            raise ValueError(
-                f"reconnect_max_s ({self.reconnect_max_s}) is below "
-                f"reconnect_initial_s ({self.reconnect_initial_s})"
-            )
-        return self
-
-
-class DetectorConfig(Section):
-    model: Literal["short_range", "full_range"] = Field(
-        default="short_range",
-        description="BlazeFace short range (faces within ~2 m, 128x128, fastest) or full range "
-        "(faces up to ~5 m, 192x192, sparse model)",
-    )
-    model_path: str | None = Field(
-        default=None, description="use this BlazeFace .tflite instead of the bundled one"
-    )
-    min_score: float = Field(default=0.5, ge=0.0, le=1.0, description="minimum face score")
-    max_width_px: int | None = Field(
-        default=None,
-        ge=128,
-        le=7680,
-        description="detect on a copy scaled down to this width (BlazeFace itself sees 128 "
-        "or 192 pixels); null = letterbox the full frame straight into the model's input",
-    )
-    min_suppression: float = Field(
-        default=0.3, ge=0.0, le=1.0, description="overlap above which boxes are merged"
-    )
-
-
-class ClassifierConfig(Section):
-    model: str = Field(
-        default="models/emotion_ferplus_vgg_compact_int8.tflite",
-        min_length=1,
-        description="int8 TFLite emotion model; its .json sidecar must sit beside it. Relative "
-        "paths are tried from the working directory, then from the install folder",
-    )
-    threads: int | None = Field(
-        default=None, ge=1, le=64, description="interpreter threads (default: number of cores)"
-    )
-    mirror_average: bool = Field(
-        default=True,
-        description="classify each face and its mirror image and average the two: labels "
-        "hold better on turned and moving faces, for twice the classifier's time (set "
-        "false for a slow model on a small CPU, e.g. a VGG19 at 150x150 on a Pi 4)",
-    )
-    _model_path: Path = PrivateAttr()
-
-    def model_post_init(self, context: Any, /) -> None:
-        # resolved once, against the working directory the config was loaded from
-        self._model_path = resolve_app_path(self.model)
-
-    @property
-    def model_path(self) -> Path:
-        """`model` as a path: as given if it exists there, else below the install folder."""
-        return self._model_path
+__all__ = [
+    "APP_ROOT",
+    "DEFAULT_CONFIG",
+    "DEMO_SAMPLE",
+    "ClassifierConfig",
+    "Config",
+    "DetectorConfig",
+    "LoggingConfig",
+    "SourceConfig",
+    "load_config",
+    "resolve_app_path",
+]
 
 
 class OutputConfig(Section):
@@ -198,15 +97,6 @@ class Config(Section):
     display: DisplayConfig = Field(default_factory=DisplayConfig, description="HDMI/desktop")
     web: WebConfig = Field(default_factory=WebConfig, description="live web view")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="logging")
-
-
-def resolve_app_path(value: str) -> Path:
-    """A path from the config: as given if it exists there, else below the install folder."""
-    path = Path(value).expanduser()
-    if path.is_absolute() or path.exists():
-        return path
-    installed = APP_ROOT / path
-    return installed if installed.exists() else path
 
 
 def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:

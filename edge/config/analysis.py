@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from pathlib import Path
+from typing import Any, Literal, get_args
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
-from edge.config.load import Section
+from edge.analysis.model_meta import DEFAULT_MARGIN
+from edge.config.base import Section
+from edge.config.paths import resolve_app_path
 
 FacePolicy = Literal["multiple_faces", "largest", "all"]
 FACE_POLICIES: tuple[FacePolicy, ...] = get_args(FacePolicy)
@@ -19,7 +22,7 @@ class FacesConfig(Section):
         "largest, or classify all",
     )
     margin: float = Field(
-        default=0.15,
+        default=DEFAULT_MARGIN,
         ge=0.0,
         le=1.0,
         description="crop margin around the face box, per side, as a fraction of the box size; "
@@ -100,3 +103,64 @@ class SmoothingConfig(Section):
         "(0.45: where the default model's labels stop being more often wrong than right, "
         "chosen on FER+'s validation split)",
     )
+
+
+DETECTOR_MODELS = {  # bundled in models/, by detector.model
+    "short_range": "models/face_detection_short_range.tflite",
+    "full_range": "models/face_detection_full_range_sparse.tflite",
+}
+
+
+class DetectorConfig(Section):
+    model: Literal["short_range", "full_range"] = Field(
+        default="short_range",
+        description="BlazeFace short range (faces within ~2 m, 128x128, fastest) or full range "
+        "(faces up to ~5 m, 192x192, sparse model)",
+    )
+    model_path: str | None = Field(
+        default=None, description="use this BlazeFace .tflite instead of the bundled one"
+    )
+    min_score: float = Field(default=0.5, ge=0.0, le=1.0, description="minimum face score")
+    max_width_px: int | None = Field(
+        default=None,
+        ge=128,
+        le=7680,
+        description="detect on a copy scaled down to this width (BlazeFace itself sees 128 "
+        "or 192 pixels); null = letterbox the full frame straight into the model's input",
+    )
+    min_suppression: float = Field(
+        default=0.3, ge=0.0, le=1.0, description="overlap above which boxes are merged"
+    )
+
+    @property
+    def model_file(self) -> Path:
+        """The BlazeFace file to load: `model_path`, or the bundled model named by `model`."""
+        return resolve_app_path(self.model_path or DETECTOR_MODELS[self.model])
+
+
+class ClassifierConfig(Section):
+    model: str = Field(
+        default="models/emotion_ferplus_vgg_compact_int8.tflite",
+        min_length=1,
+        description="int8 TFLite emotion model; its .json sidecar must sit beside it. Relative "
+        "paths are tried from the working directory, then from the install folder",
+    )
+    threads: int | None = Field(
+        default=None, ge=1, le=64, description="interpreter threads (default: number of cores)"
+    )
+    mirror_average: bool = Field(
+        default=True,
+        description="classify each face and its mirror image and average the two: labels "
+        "hold better on turned and moving faces, for twice the classifier's time (set "
+        "false for a slow model on a small CPU, e.g. a VGG19 at 150x150 on a Pi 4)",
+    )
+    _model_path: Path = PrivateAttr()
+
+    def model_post_init(self, context: Any, /) -> None:
+        # resolved once, against the working directory the config was loaded from
+        self._model_path = resolve_app_path(self.model)
+
+    @property
+    def model_path(self) -> Path:
+        """`model` as a path: as given if it exists there, else below the install folder."""
+        return self._model_path

@@ -8,49 +8,25 @@ cut to MAX_SHOWN_CHARS, and at most MAX_ERROR_LINES problems are listed.
 
 from __future__ import annotations
 
-import reprlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from edge.config.base import MAX_SHOWN_CHARS, shorten, show
 from edge.errors import ConfigError, first_line
-
-
-class Section(BaseModel):
-    """A section of the config file: unknown keys are errors, defaults are validated too."""
-
-    model_config = ConfigDict(extra="forbid", validate_default=True)
-
 
 MAX_CONFIG_BYTES = 1_000_000
 MAX_ALIASES = 100  # `*name` references in one file
 MAX_VALUES = 100_000  # scalars, lists and mappings once aliases are expanded
-MAX_SHOWN_CHARS = 80  # longest value quoted in an error message
 MAX_ERROR_LINES = 5
-
-_REPR = reprlib.Repr()
-_REPR.maxstring = MAX_SHOWN_CHARS + 2
-_REPR.maxother = MAX_SHOWN_CHARS
-_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 8
-_REPR.maxlevel = 3
 
 
 class _Refused(Exception):
     """The YAML is beyond the limits above; the message says which and how to fix it."""
-
-
-def shorten(text: str, limit: int = MAX_SHOWN_CHARS) -> str:
-    """`text`, cut to `limit` characters with a trailing ellipsis."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def show(value: Any) -> str:
-    """A value as error messages quote it: its repr, at most MAX_SHOWN_CHARS characters."""
-    return shorten(_REPR.repr(value))
 
 
 class _BoundedLoader(yaml.SafeLoader):

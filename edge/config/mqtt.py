@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from edge.config.load import Section, show
+from edge.config.base import Section, show
 from edge.errors import ConfigError, first_line
 
 # MQTT strings carry a two-byte length: 65535 bytes is the hard limit for client ids,

@@ -1,7 +1,7 @@
-"""What `source.uri` names, decided from the config alone (standard library only).
+"""The `source:` section, and what its `uri` names, decided from the config alone.
 
-Kept free of OpenCV and of `edge.config` so that the config can check a GStreamer
-pipeline while it loads without importing any source.
+Standard library and pydantic only: validating a config (`check-config`) imports no
+source, no OpenCV and no numpy.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from edge.config.base import Section
 from edge.errors import SourceError
-
-if TYPE_CHECKING:
-    from edge.config import SourceConfig
 
 SourceKind = Literal["camera", "stream", "gstreamer", "video", "images", "picamera2"]
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
@@ -93,3 +93,59 @@ def pipeline_problem(uri: str) -> str | None:
             "close the quote, or escape it with a backslash"
         )
     return None
+
+
+class SourceConfig(Section):
+    kind: Literal["auto", "opencv", "picamera2", "images"] = Field(
+        default="auto",
+        description="auto picks from `uri`: a number or /dev/video* is a camera, a URL a stream, "
+        "an image file, folder or glob is images, a string with '!' a GStreamer pipeline, "
+        "any other file a video; opencv gives `uri` to cv2.VideoCapture as written (image "
+        "sequences like frame_%04d.png); images and picamera2 force those",
+    )
+    uri: str = Field(
+        default="0",
+        min_length=1,
+        description="camera index, /dev/videoN, rtsp:// or http:// URL, video file, image "
+        "file/folder/glob, or a GStreamer pipeline",
+    )
+    width: int | None = Field(default=None, ge=16, le=7680, description="requested camera width")
+    height: int | None = Field(default=None, ge=16, le=4320, description="requested height")
+    fps: float | None = Field(default=None, gt=0, le=240, description="requested camera fps")
+    loop: bool = Field(default=False, description="restart a video file at its end")
+    realtime: bool = Field(
+        default=True,
+        description="play files at their own frame rate (stale frames dropped, like a camera); "
+        "false: as fast as possible, every frame processed",
+    )
+    treat_as_camera: bool = Field(
+        default=False,
+        description="reopen a video file with backoff at its end, as if a camera vanished "
+        "(for testing a set-up without a camera)",
+    )
+    reconnect_initial_s: float = Field(
+        default=1.0, gt=0, le=60, description="first wait before reopening a lost camera"
+    )
+    reconnect_max_s: float = Field(
+        default=30.0, gt=0, le=600, description="longest wait between reopen attempts"
+    )
+
+    @field_validator("uri")
+    @classmethod
+    def _pipeline_splits(cls, uri: str, info: ValidationInfo) -> str:
+        # picamera2 ignores the uri; opencv hands it to cv2.VideoCapture as written
+        problem = (
+            None if info.data.get("kind") in ("picamera2", "opencv") else pipeline_problem(uri)
+        )
+        if problem:
+            raise ValueError(problem)
+        return uri
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> SourceConfig:
+        if self.reconnect_max_s < self.reconnect_initial_s:
+            raise ValueError(
+                f"reconnect_max_s ({self.reconnect_max_s}) is below "
+                f"reconnect_initial_s ({self.reconnect_initial_s})"
+            )
+        return self

@@ -8,7 +8,6 @@ when the config asks for the DRM preview; `open_viewer()` then opens the display
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from edge.config.view import DisplayConfig
-from edge.display.common import DisplayUnavailable
+from edge.display.common import DisplayUnavailable, has_desktop
 from edge.display.overlay import draw_overlay
 from edge.pipeline.stats import PipelineStats
 from edge.types import Frame, Result
@@ -63,10 +62,6 @@ class DisplayViewer:
 
     def close(self) -> None:
         self.screen.close()
-
-
-def has_desktop() -> bool:
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def camera_preview(cfg: DisplayConfig, source_kind: str) -> CameraPreview | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import cv2
 import numpy as np
 
@@ -10,6 +12,11 @@ from edge.errors import EdgeError
 
 class DisplayUnavailable(EdgeError):
     """This backend cannot show anything here; the message says why and what to do."""
+
+
+def has_desktop() -> bool:
+    """An X or Wayland session is there to open a window on (its variables are set)."""
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def fit(image_bgr: np.ndarray, width: int, height: int) -> np.ndarray:

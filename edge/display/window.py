@@ -9,14 +9,13 @@ the thread that shows frames, and everything after happens there too.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from edge.display.common import DisplayUnavailable, fit
+from edge.display.common import DisplayUnavailable, fit, has_desktop
 
 TITLE = "emotion-edge"
 
@@ -41,7 +40,7 @@ def ppm_bytes(image_bgr: np.ndarray) -> bytes:
 
 class WindowDisplay:
     def __init__(self, fullscreen: bool, on_quit: Callable[[], None]) -> None:
-        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        if not has_desktop():
             raise DisplayUnavailable(
                 "window: no desktop here (DISPLAY and WAYLAND_DISPLAY are "
                 "unset); use display.backend: framebuffer on a console"

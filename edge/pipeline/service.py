@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from edge.pipeline.stats import PipelineStats
@@ -101,11 +102,22 @@ def judge_progress(stats: PipelineStats, now_s: float, stall_after_s: float) -> 
 
 
 class ServiceNotifier:
-    """Called by the pipeline supervisor on every tick; rate-limits what it sends."""
+    """Called by the pipeline supervisor on every tick; rate-limits what it sends.
 
-    def __init__(self, stall_after_s: float, sock: NotifySocket | None = None) -> None:
+    `clock` is the monotonic clock the stats are stamped with (tests pass a fake one).
+    """
+
+    description = "systemd notifier"
+
+    def __init__(
+        self,
+        stall_after_s: float,
+        sock: NotifySocket | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.sock = sock or NotifySocket()
         self.stall_after_s = stall_after_s
+        self._clock = clock
         self.watchdog_every_s = watchdog_interval_s()
         self.ready_sent = False
         self._next_watchdog_s = 0.0
@@ -115,7 +127,7 @@ class ServiceNotifier:
     def tick(self, stats: PipelineStats) -> None:
         if not self.sock.enabled:
             return
-        now = time.monotonic()
+        now = self._clock()
         progress = judge_progress(stats, now, self.stall_after_s)
         if not self.ready_sent and stats.first_result_at_s is not None:
             self.ready_sent = self.sock.send("READY=1", "STATUS=first frame processed")

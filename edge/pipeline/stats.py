@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.types import Result
+from edge.types import Result, SourceState
 
 WINDOW = 2048  # recent samples kept for percentiles; older ones only count in the totals
 RATE_WINDOW_S = 5.0
@@ -41,7 +41,7 @@ class StatsSnapshot:
     capture_fps: float  # over the last RATE_WINDOW_S seconds
     processed_fps: float
     inference_ms_mean: float  # over the recent window
-    source_state: str  # streaming | reconnecting | ended | starting
+    source_state: SourceState
     statuses: dict[str, int] = field(default_factory=dict)
     last_result_wall_s: float | None = None  # time.time() when the last result was counted
     model_name: str = ""  # the classifier named by the latest result ("" before the first)
@@ -86,7 +86,7 @@ class PipelineStats:
         self.frames_captured = 0
         self.frames_dropped = 0
         self.frames_processed = 0
-        self.source_state = "starting"
+        self.source_state: SourceState = "starting"
         self.first_result_at_s: float | None = None
         self.last_capture_at_s: float | None = None
         self.last_result_at_s: float | None = None
@@ -117,7 +117,7 @@ class PipelineStats:
         with self._lock:
             self.camera_call_since_s = time.monotonic() if active else None
 
-    def set_source_state(self, state: str) -> None:
+    def set_source_state(self, state: SourceState) -> None:
         with self._lock:
             self.source_state = state
 

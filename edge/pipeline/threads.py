@@ -41,13 +41,17 @@ JOIN_TIMEOUT_S = 1.5
 class Viewer(Protocol):
     """Sees every captured frame with the newest result (a display)."""
 
+    description: str
+
     def show(self, frame: Frame, result: Result | None) -> None: ...
 
     def close(self) -> None: ...
 
 
 class Supervisor(Protocol):
-    """Watches the run from the caller's thread (the systemd notifier)."""
+    """Watches the run from the caller's thread (the systemd notifier, MQTT's timers)."""
+
+    description: str
 
     def tick(self, stats: PipelineStats) -> None: ...
 
@@ -106,7 +110,7 @@ class Pipeline:
                     image_bgr=image,
                     captured_at_s=time.monotonic(),
                     wall_time_s=time.time(),
-                    source_file=getattr(feed.source, "current_file", None),
+                    source_file=feed.source.current_file,
                     media_time_s=feed.media_time_s,
                 )
                 index += 1
@@ -143,12 +147,12 @@ class Pipeline:
     def _emit(self, sink: Sink, result: Result) -> None:
         self._guarded(sink, lambda: sink.emit(result))
 
-    def _guarded(self, part: object, call: Callable[[], None]) -> None:
+    def _guarded(self, part: Sink | Supervisor, call: Callable[[], None]) -> None:
         """One output that fails must not stop the others: said once, then counted."""
         try:
             call()
         except Exception as exc:
-            name = getattr(part, "description", type(part).__name__)
+            name = part.description
             failures = self.output_failures.get(name, 0) + 1
             self.output_failures[name] = failures
             if failures == 1:
@@ -176,9 +180,10 @@ class Pipeline:
 
         On return both threads have stopped; the stages stay open for their owner to close.
         """
+        analysis = threading.Thread(target=self._process_loop, name="analysis", daemon=True)
         threads = [
             threading.Thread(target=self._capture_loop, name="capture", daemon=True),
-            threading.Thread(target=self._process_loop, name="analysis", daemon=True),
+            analysis,
         ]
         if self.viewers:
             threads.append(threading.Thread(target=self._view_loop, name="viewer", daemon=True))
@@ -186,7 +191,7 @@ class Pipeline:
             thread.start()
         next_stats_s = time.monotonic() + stats_interval_s
         try:
-            while not self.stop.is_set() and threads[1].is_alive():
+            while not self.stop.is_set() and analysis.is_alive():
                 self.stop.wait(POLL_S)
                 for supervisor in self.supervisors:
                     self._guarded(supervisor, functools.partial(supervisor.tick, self.stats))

@@ -8,6 +8,11 @@ from edge.types import Result
 
 
 class Sink(Protocol):
+    description: str  # for the log: where the results go
+    # results this sink was meant to keep and could not (a full disk), for the summary and
+    # the exit code; a sink that by design keeps only the newest value counts none
+    not_written: int
+
     def emit(self, result: Result) -> None:
         """Take one result; must not block the pipeline for long."""
 

@@ -1,12 +1,14 @@
 """Capture sources: cameras, streams, video files, images, GStreamer and the Pi camera.
 
-    uri.py        what `source.uri` names (standard library only; the config uses it)
     base.py       the Source protocol, EndOfStream / SourceUnavailable, as_bgr
     opencv.py     camera index, /dev/videoN, URL, video file (cv2.VideoCapture)
     images.py     an image, a folder or a glob, each file once
     gstreamer.py  a gst-launch-1.0 child writing raw frames (a Jetson's CSI camera)
     picamera.py   the Raspberry Pi camera through picamera2 (imported only when used)
     feed.py       ReconnectingSource: open, reopen with backoff, pace files
+    video_file.py the frames of a video file, for the bench and convert
+
+What `source.uri` names is decided in edge/config/source.py, from the config alone.
 
 Every source is built the same way, `Kind(spec, cfg)`, by `make_source`.
 """

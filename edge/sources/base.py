@@ -27,6 +27,8 @@ class Source(Protocol):
     live: bool  # can vanish and come back (camera, stream); files are not live
     plays_file: bool  # frames come from a file, so they are paced to nominal_fps
     nominal_fps: float | None  # the source's own rate, as of the last open
+    current_file: str | None  # the file the last read() came from (image sources), else None
+    skipped: int  # inputs passed over as unusable (image sources), for the run's summary
 
     def open(self) -> None: ...
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from edge.sources.base import Source, SourceUnavailable
+from edge.types import SourceState
 
 if TYPE_CHECKING:
     from edge.config import SourceConfig
@@ -82,14 +83,14 @@ class SourceWatch(Protocol):
 
     def camera_call(self, active: bool) -> None: ...
 
-    def set_source_state(self, state: str) -> None: ...
+    def set_source_state(self, state: SourceState) -> None: ...
 
 
 class _NoWatch:
     def camera_call(self, active: bool) -> None:
         pass
 
-    def set_source_state(self, state: str) -> None:
+    def set_source_state(self, state: SourceState) -> None:
         pass
 
 

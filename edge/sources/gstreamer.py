@@ -32,6 +32,8 @@ INSTALL_HINT = "gst-launch-1.0 not found: sudo apt install gstreamer1.0-tools"
 
 class GstLaunchSource:
     live = True
+    current_file: str | None = None  # a live source has no files
+    skipped = 0
     plays_file = False
     nominal_fps: float | None = None
 

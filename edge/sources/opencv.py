@@ -26,6 +26,9 @@ STREAM_TIMEOUT_MS = 5000
 class OpenCVSource:
     """Camera index, /dev/videoN, URL or video file via cv2.VideoCapture."""
 
+    current_file: str | None = None  # a video is one file; the frame says where in it
+    skipped = 0
+
     def __init__(self, spec: SourceSpec, cfg: SourceConfig) -> None:
         self.spec = spec
         self.cfg = cfg

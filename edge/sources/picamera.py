@@ -33,6 +33,8 @@ class CameraPreview(Protocol):
 
 class Picamera2Source:
     live = True
+    current_file: str | None = None  # a live source has no files
+    skipped = 0
     plays_file = False
 
     def __init__(

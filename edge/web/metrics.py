@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from importlib import metadata
 
 from edge import __version__
-from edge.pipeline.stats import HistogramSnapshot, PipelineStats
+from edge.pipeline.stats import HistogramSnapshot, PipelineStats, StatsSnapshot
 from edge.types import Result
 
 PREFIX = "emotion_edge_"
@@ -104,6 +104,36 @@ def metrics_text(stats: PipelineStats, latest: Result | None) -> str:
         "Always 1; the labels name the program version, the classifier model and Python.",
         [("", build, 1)],
     )
+    _frame_counts(page, snap)
+    page.family(
+        "detection_seconds",
+        "histogram",
+        "Face detector time per analysed frame.",
+        _histogram(timings["detection"]),
+    )
+    page.family(
+        "inference_seconds",
+        "histogram",
+        "Classifier time per frame, all its faces together; frames with no face classified "
+        "(none found, or scores reused) are not counted.",
+        _histogram(timings["inference"]),
+    )
+    page.one(
+        "faces_detected",
+        "gauge",
+        "Faces the detector found in the latest analysed frame.",
+        len(latest.detections) if latest else 0,
+    )
+    page.family(
+        "faces_total",
+        "counter",
+        "Faces reported, by emotion label (a face counts once per frame it is in).",
+        [("", {"emotion": label}, n) for label, n in sorted(stats.emotion_counts().items())],
+    )
+    return page.text()
+
+
+def _frame_counts(page: _Page, snap: StatsSnapshot) -> None:
     page.one(
         "frames_captured_total", "counter", "Frames read from the source.", snap.frames_captured
     )
@@ -132,29 +162,3 @@ def metrics_text(stats: PipelineStats, latest: Result | None) -> str:
         "Unix time when the last frame was analysed; 0 before the first.",
         snap.last_result_wall_s or 0.0,
     )
-    page.family(
-        "detection_seconds",
-        "histogram",
-        "Face detector time per analysed frame.",
-        _histogram(timings["detection"]),
-    )
-    page.family(
-        "inference_seconds",
-        "histogram",
-        "Classifier time per frame, all its faces together; frames with no face classified "
-        "(none found, or scores reused) are not counted.",
-        _histogram(timings["inference"]),
-    )
-    page.one(
-        "faces_detected",
-        "gauge",
-        "Faces the detector found in the latest analysed frame.",
-        len(latest.detections) if latest else 0,
-    )
-    page.family(
-        "faces_total",
-        "counter",
-        "Faces reported, by emotion label (a face counts once per frame it is in).",
-        [("", {"emotion": label}, n) for label, n in sorted(stats.emotion_counts().items())],
-    )
-    return page.text()

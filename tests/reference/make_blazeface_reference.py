@@ -29,7 +29,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 OUTPUT = HERE / "blazeface_mediapipe.json"
-DEMO = ROOT / "edge" / "assets" / "demo.mp4"
+DEMO = ROOT / "edge" / "app" / "assets" / "demo.mp4"
 MODELS = {
     "short_range": ROOT / "models" / "face_detection_short_range.tflite",
     "full_range": ROOT / "models" / "face_detection_full_range_sparse.tflite",

@@ -22,11 +22,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from convert.common import cache_dir
 from edge.analysis.align import frame_face
 from edge.analysis.analyzer import FrameAnalyzer
+from edge.analysis.blazeface import BlazeFaceDetector
 from edge.analysis.classify import TFLiteClassifier
-from edge.analysis.detect import BlazeFaceDetector
 from edge.analysis.model_meta import load_model_meta
 from edge.analysis.stages import open_stages
 from edge.app.bench.runs import (
@@ -37,6 +36,7 @@ from edge.app.bench.runs import (
     reuse_run,
     serial_run,
 )
+from edge.app.cache import cache_dir
 from edge.config import Config
 from edge.pipeline.stats import percentiles
 from edge.types import Frame, Result
@@ -199,8 +199,8 @@ def face_crops(bench: Bench, frames: list[np.ndarray]) -> list[np.ndarray]:
     detector = BlazeFaceDetector(bench.config.detector)
     crops = []
     try:
-        for i, image in enumerate(frames):
-            for det in detector.detect(image, i * 67):
+        for image in frames:
+            for det in detector.detect(image):
                 face = frame_face(
                     image,
                     det.box_xywh,

@@ -15,7 +15,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from edge.analysis.analyzer import FrameAnalyzer
@@ -25,24 +24,16 @@ from edge.pipeline.stats import PipelineStats, percentiles
 from edge.pipeline.threads import Pipeline
 from edge.sinks.payload import result_to_dict
 from edge.sources import EndOfStream, FeedPolicy, make_source
+from edge.sources.video_file import VideoFile
 from edge.types import Frame, Result
 
 Draw = Callable[[np.ndarray, Result | None], np.ndarray]
 
 
 def load_frames(path: Path, limit: int | None = None) -> tuple[list[np.ndarray], float]:
-    cap = cv2.VideoCapture(str(path))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 15.0
-    frames: list[np.ndarray] = []
-    while limit is None or len(frames) < limit:
-        ok, image = cap.read()
-        if not ok:
-            break
-        frames.append(image)
-    cap.release()
-    if not frames:
-        raise ConfigError(f"{path}: no video frame could be decoded (give --source a video file)")
-    return frames, float(fps)
+    with VideoFile(path, error=ConfigError, fix="give --source a video file") as video:
+        frames = list(itertools.islice(video.frames(), limit))
+        return frames, video.fps or 15.0
 
 
 class ArraySource:
@@ -50,6 +41,8 @@ class ArraySource:
 
     live = False
     plays_file = True
+    current_file: str | None = None  # frames in memory, from no file
+    skipped = 0
 
     def __init__(self, frames: list[np.ndarray], fps: float, duration_s: float) -> None:
         self.frames = frames
@@ -79,6 +72,8 @@ class Recorder:
     draw: Draw | None = None
     results: list[tuple[float, float, str | None]] = field(default_factory=list)
     shown: int = 0
+    description: str = "the bench's recorder"
+    not_written: int = 0  # keeps every result
 
     def emit(self, result: Result) -> None:
         json.dumps(result_to_dict(result))  # the cost a JSON sink pays
@@ -98,30 +93,30 @@ def serial_run(path: Path, analyzer: FrameAnalyzer, draw: Draw) -> dict[str, obj
     """The usual example loop: read, detect, classify, draw, one after the other."""
     stage: dict[str, list[float]] = {"decode": [], "analyze": [], "draw": [], "sinks": []}
     started = time.perf_counter()  # opening the file counts, as it does for the pipeline
-    cap = cv2.VideoCapture(str(path))
-    index = 0
-    while True:
-        t0 = time.perf_counter()
-        ok, image = cap.read()
-        t1 = time.perf_counter()
-        if not ok:
-            break
-        result = analyzer.analyze(Frame(index, image, time.monotonic(), time.time()))
-        t2 = time.perf_counter()
-        draw(image, result)
-        t3 = time.perf_counter()
-        json.dumps(result_to_dict(result))
-        t4 = time.perf_counter()
-        for name, value in (
-            ("decode", t1 - t0),
-            ("analyze", t2 - t1),
-            ("draw", t3 - t2),
-            ("sinks", t4 - t3),
-        ):
-            stage[name].append(value * 1000)
-        index += 1
-    elapsed = time.perf_counter() - started
-    cap.release()
+    with VideoFile(path, error=ConfigError, fix="give --source a video file") as video:
+        images = video.frames()
+        index = 0
+        while True:
+            t0 = time.perf_counter()
+            image = next(images, None)
+            t1 = time.perf_counter()
+            if image is None:
+                break
+            result = analyzer.analyze(Frame(index, image, time.monotonic(), time.time()))
+            t2 = time.perf_counter()
+            draw(image, result)
+            t3 = time.perf_counter()
+            json.dumps(result_to_dict(result))
+            t4 = time.perf_counter()
+            for name, value in (
+                ("decode", t1 - t0),
+                ("analyze", t2 - t1),
+                ("draw", t3 - t2),
+                ("sinks", t4 - t3),
+            ):
+                stage[name].append(value * 1000)
+            index += 1
+        elapsed = time.perf_counter() - started
     return {
         "frames": index,
         "fps": round(index / elapsed, 2),

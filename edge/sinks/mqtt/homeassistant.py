@@ -13,14 +13,23 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from dataclasses import dataclass
 from typing import Any
 
 from edge import __version__
 from edge.config.view import WebConfig
+from edge.sinks.mqtt.const import (
+    AVAILABILITY,
+    CAMERA,
+    NO_FACE_STATE,
+    OFFLINE,
+    ONLINE,
+    SENSORS,
+    STATS,
+    STREAMING,
+)
 from edge.types import UNCERTAIN
 
-NO_FACE_STATE = "none"  # what …/state holds when no face has been seen for a while
-STREAMING = "streaming"  # the …/camera value while frames come in
 EXPIRE_INTERVALS = 3  # result entities expire after this many sensor intervals without news
 
 
@@ -50,6 +59,138 @@ def web_view_url(web: WebConfig) -> str | None:
     return f"http://{host}:{web.port}/"
 
 
+@dataclass(frozen=True)
+class _Entities:
+    """Builds one device's components: each a platform, a name, a unique id and a topic."""
+
+    uid: str
+    prefix: str
+
+    def topic(self, level: str) -> str:
+        return f"{self.prefix}/{level}"
+
+    def entity(
+        self, platform: str, key: str, name: str, level: str, **extra: Any
+    ) -> dict[str, Any]:
+        return {
+            "platform": platform,
+            "name": name,
+            "unique_id": f"{self.uid}_{key}",
+            "state_topic": self.topic(level),
+            **extra,
+        }
+
+    def diagnostic(self, key: str, name: str, template: str, **extra: Any) -> dict[str, Any]:
+        return self.entity(
+            "sensor",
+            key,
+            name,
+            STATS,
+            value_template=template,
+            state_class="measurement",
+            entity_category="diagnostic",
+            **extra,
+        )
+
+
+def _result_components(
+    make: _Entities, labels: list[str], sensor_interval_s: float
+) -> dict[str, Any]:
+    """What a result says; true only while the camera streams: unavailable at once when it
+    is lost, and after expire_after when results stop while it streams."""
+    options: dict[str, Any] = {
+        "availability": [
+            {"topic": make.topic(AVAILABILITY)},
+            {
+                "topic": make.topic(CAMERA),
+                "value_template": f"{{{{ '{ONLINE}' if value == '{STREAMING}' "
+                f"else '{OFFLINE}' }}}}",
+            },
+        ],
+        "availability_mode": "all",
+        "expire_after": max(1, round(EXPIRE_INTERVALS * sensor_interval_s)),
+    }
+    emotion = make.entity(
+        "sensor",
+        "emotion",
+        "Emotion",
+        SENSORS,
+        value_template="{{ value_json.emotion }}",
+        device_class="enum",
+        options=[*labels, UNCERTAIN, NO_FACE_STATE],
+        icon="mdi:emoticon-outline",
+        json_attributes_topic=make.topic(SENSORS),
+        json_attributes_template="{{ value_json.scores | tojson }}",
+        **options,
+    )
+    confidence = make.entity(
+        "sensor",
+        "confidence",
+        "Confidence",
+        SENSORS,
+        value_template="{{ value_json.confidence }}",  # null, with no face: unknown
+        unit_of_measurement="%",
+        state_class="measurement",
+        **options,
+    )
+    faces = make.entity(
+        "sensor",
+        "faces",
+        "Faces",
+        SENSORS,
+        value_template="{{ value_json.faces }}",
+        state_class="measurement",
+        icon="mdi:account-multiple",
+        **options,
+    )
+    present = make.entity(
+        "binary_sensor",
+        "face_present",
+        "Face present",
+        SENSORS,
+        value_template="{{ 'ON' if value_json.face_present else 'OFF' }}",
+        device_class="occupancy",
+        **options,
+    )
+    return {"emotion": emotion, "confidence": confidence, "faces": faces, "face_present": present}
+
+
+def _diagnostic_components(make: _Entities, cpu_temperature: bool) -> dict[str, Any]:
+    components = {
+        "camera": make.entity(
+            "binary_sensor",
+            "camera",
+            "Camera",
+            CAMERA,
+            value_template=f"{{{{ 'ON' if value == '{STREAMING}' else 'OFF' }}}}",
+            device_class="connectivity",
+            entity_category="diagnostic",
+        ),
+        "fps": make.diagnostic(
+            "fps",
+            "Processed frame rate",
+            "{{ value_json.processed_fps }}",
+            unit_of_measurement="fps",
+        ),
+        "inference": make.diagnostic(
+            "inference",
+            "Inference time",
+            "{{ value_json.inference_ms }}",
+            unit_of_measurement="ms",
+            device_class="duration",
+        ),
+    }
+    if cpu_temperature:  # only where the machine reports one
+        components["cpu_temperature"] = make.diagnostic(
+            "cpu_temperature",
+            "CPU temperature",
+            "{{ value_json.cpu_temperature_c }}",
+            unit_of_measurement="°C",
+            device_class="temperature",
+        )
+    return components
+
+
 def discovery_payload(
     device_id: str,
     topic_prefix: str,
@@ -61,121 +202,9 @@ def discovery_payload(
     configuration_url: str | None = None,
     cpu_temperature: bool = False,
 ) -> dict[str, Any]:
-    uid = f"emotion_edge_{device_id}"
-    availability_topic = f"{topic_prefix}/availability"
-    sensors_topic, stats_topic = f"{topic_prefix}/sensors", f"{topic_prefix}/stats"
-    # results are true only while the camera streams: unavailable at once when it is lost,
-    # and after expire_after when results stop while it streams
-    device_online = {"topic": availability_topic}  # "online" / "offline", the defaults
-    result_options: dict[str, Any] = {
-        "availability": [
-            device_online,
-            {
-                "topic": f"{topic_prefix}/camera",
-                "value_template": f"{{{{ 'online' if value == '{STREAMING}' else 'offline' }}}}",
-            },
-        ],
-        "availability_mode": "all",
-        "expire_after": max(1, round(EXPIRE_INTERVALS * sensor_interval_s)),
-    }
-
-    def entity(platform: str, key: str, name: str, topic: str, **extra: Any) -> dict[str, Any]:
-        return {
-            "platform": platform,
-            "name": name,
-            "unique_id": f"{uid}_{key}",
-            "state_topic": topic,
-            **extra,
-        }
-
-    def diagnostic(key: str, name: str, template: str, **extra: Any) -> dict[str, Any]:
-        return entity(
-            "sensor",
-            key,
-            name,
-            stats_topic,
-            value_template=template,
-            state_class="measurement",
-            entity_category="diagnostic",
-            **extra,
-        )
-
-    components: dict[str, Any] = {
-        "emotion": entity(
-            "sensor",
-            "emotion",
-            "Emotion",
-            sensors_topic,
-            value_template="{{ value_json.emotion }}",
-            device_class="enum",
-            options=[*labels, UNCERTAIN, NO_FACE_STATE],
-            icon="mdi:emoticon-outline",
-            json_attributes_topic=sensors_topic,
-            json_attributes_template="{{ value_json.scores | tojson }}",
-            **result_options,
-        ),
-        "confidence": entity(
-            "sensor",
-            "confidence",
-            "Confidence",
-            sensors_topic,
-            value_template="{{ value_json.confidence }}",  # null, with no face: unknown
-            unit_of_measurement="%",
-            state_class="measurement",
-            **result_options,
-        ),
-        "faces": entity(
-            "sensor",
-            "faces",
-            "Faces",
-            sensors_topic,
-            value_template="{{ value_json.faces }}",
-            state_class="measurement",
-            icon="mdi:account-multiple",
-            **result_options,
-        ),
-        "face_present": entity(
-            "binary_sensor",
-            "face_present",
-            "Face present",
-            sensors_topic,
-            value_template="{{ 'ON' if value_json.face_present else 'OFF' }}",
-            device_class="occupancy",
-            **result_options,
-        ),
-        "camera": entity(
-            "binary_sensor",
-            "camera",
-            "Camera",
-            f"{topic_prefix}/camera",
-            value_template=f"{{{{ 'ON' if value == '{STREAMING}' else 'OFF' }}}}",
-            device_class="connectivity",
-            entity_category="diagnostic",
-        ),
-        "fps": diagnostic(
-            "fps",
-            "Processed frame rate",
-            "{{ value_json.processed_fps }}",
-            unit_of_measurement="fps",
-        ),
-        "inference": diagnostic(
-            "inference",
-            "Inference time",
-            "{{ value_json.inference_ms }}",
-            unit_of_measurement="ms",
-            device_class="duration",
-        ),
-    }
-    if cpu_temperature:  # only where the machine reports one
-        components["cpu_temperature"] = diagnostic(
-            "cpu_temperature",
-            "CPU temperature",
-            "{{ value_json.cpu_temperature_c }}",
-            unit_of_measurement="°C",
-            device_class="temperature",
-        )
+    make = _Entities(f"emotion_edge_{device_id}", topic_prefix)
     device: dict[str, Any] = {
-        "identifiers": [uid],
+        "identifiers": [make.uid],
         "name": f"Emotion Edge {device_id}",
         "manufacturer": "emotion-edge",
         "model": model_name,
@@ -188,7 +217,10 @@ def discovery_payload(
         "origin": {"name": "emotion-edge", "sw_version": __version__},
         # a list, not availability_topic: Home Assistant copies shared options into each
         # component that lacks them, and a component cannot have both forms
-        "availability": [device_online],
+        "availability": [{"topic": make.topic(AVAILABILITY)}],  # online/offline: defaults
         "qos": qos,
-        "components": components,
+        "components": {
+            **_result_components(make, labels, sensor_interval_s),
+            **_diagnostic_components(make, cpu_temperature),
+        },
     }

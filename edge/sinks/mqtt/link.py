@@ -18,11 +18,13 @@ import socket
 import ssl
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from edge.config.mqtt import MqttConfig
 from edge.errors import DependencyError
+from edge.sinks.mqtt.const import OFFLINE
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +72,47 @@ def make_client(cfg: MqttConfig, password: str | None, client_id: str) -> tuple[
     return mqtt, client
 
 
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    payload: str
+    qos: int
+    retain: bool
+    bounded: bool  # counts against buffer_messages (results, stats); False: on-connect set
+
+
+class Batch:
+    """Messages composed under the link's lock, handed to paho once it is released."""
+
+    def __init__(self, link: MqttLink) -> None:
+        self._link = link
+        self.messages: list[Message] = []
+
+    def send(
+        self, topic: str, payload: str, qos: int, retain: bool = False, keep: bool = False
+    ) -> None:
+        """Within the bound. While the broker is away a `keep` message (a result) waits in
+        the backlog; any other is skipped: a newer one follows, and the retained ones are
+        all sent again on connect."""
+        if self._link.connected:
+            self.messages.append(Message(topic, payload, qos, retain, bounded=True))
+        else:
+            self._link.keep_for_later(topic, payload, keep)
+
+    def send_now(self, topic: str, payload: str, qos: int = 1, retain: bool = True) -> None:
+        """Outside the bound: for the few messages sent on each connect (and the
+        rate-limited re-announcement), which must never be refused."""
+        self.messages.append(Message(topic, payload, qos, retain, bounded=False))
+
+
 class MqttLink:
-    """One client and its link state; `lock` guards everything the three threads share."""
+    """One client and its link state, shared by three threads under one lock of its own.
+
+    paho's callbacks take that lock, so it is never held while calling into paho (which
+    takes its own mutex, held around those callbacks): what is composed under the lock
+    (`with link.batch() as out:`) is published after it is released, in order, by
+    whichever thread finds the outbox free.
+    """
 
     def __init__(
         self,
@@ -79,25 +120,28 @@ class MqttLink:
         password: str | None,
         client_id: str,
         will_topic: str,
-        on_online: Callable[[Any], None],
+        on_online: Callable[[Batch], None],
         on_message: Callable[[Any, Any, Any], None],
     ) -> None:
         self.cfg = cfg
-        self.lock = threading.Lock()
+        self._lock = threading.Lock()
         self.connected = False
         self.dropped = 0  # messages lost: broker away longer than the backlog, or too slow
         self.published = 0
         self.callback_errors = 0
-        self._on_online = on_online  # called under the lock, connected: the on-connect set
+        self._on_online = on_online  # composes the on-connect set into a Batch, under the lock
         self._backlog: deque[tuple[str, str]] = deque(maxlen=cfg.buffer_messages)
         self._unsent: deque[tuple[Any, int]] = deque()  # (MQTTMessageInfo, qos) not yet sent
+        self._outbox: deque[Message] = deque()  # admitted, not yet handed to paho
+        self._publishing = False  # a thread is handing the outbox to paho
+        self._subscriptions: list[tuple[str, int]] = []
         self._stalled = False  # the surplus warning was given on this connection
         self._link = "starting"  # last reported link state: one log line per change
         self._closing = False
         self._link_down = threading.Event()  # no connection: set until a CONNACK accepts us
         self._link_down.set()
         self._mqtt, client = make_client(cfg, password, client_id)
-        client.will_set(will_topic, "offline", qos=1, retain=True)
+        client.will_set(will_topic, OFFLINE, qos=1, retain=True)
         # an exception in one of our callbacks would end paho's network thread for good,
         # and MQTT with it, silently: paho reports it through on_log instead, and goes on
         client.suppress_exceptions = True
@@ -113,53 +157,89 @@ class MqttLink:
         self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
         self.client.loop_start()
 
-    # -- under self.lock ---------------------------------------------------------------
-    def send(
-        self, topic: str, payload: str, qos: int, retain: bool = False, keep: bool = False
-    ) -> None:
-        """Hand a message over within the bound. While the broker is away a `keep` message
-        (a result) waits in the backlog; any other is skipped: a newer one follows, and the
-        retained ones are all sent again on connect."""
-        if self.connected:
-            self._hand_over(topic, payload, qos, retain)
-        elif keep:
+    def subscribe_on_connect(self, topic: str, qos: int) -> None:
+        self._subscriptions.append((topic, qos))
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[Batch]:
+        """`with link.batch() as out:` compose messages (and the caller's own state that
+        goes with them) under the lock; they go to paho after it, outside the lock."""
+        out = Batch(self)
+        with self._lock:
+            yield out
+            self._admit(out.messages)
+        self._publish_outbox()
+
+    def keep_for_later(self, topic: str, payload: str, keep: bool) -> None:
+        """Under the lock, while the broker is away: a result waits, the rest is skipped."""
+        if keep:
             if len(self._backlog) == self._backlog.maxlen:
                 self.dropped += 1
             self._backlog.append((topic, payload))
 
-    def send_now(self, topic: str, payload: str, qos: int = 1, retain: bool = True) -> None:
-        """Straight to paho, outside the bound: for the few messages sent on each connect
-        (and the rate-limited re-announcement), which must never be refused."""
-        self.client.publish(topic, payload, qos=qos, retain=retain)
-
-    def _hand_over(self, topic: str, payload: str, qos: int, retain: bool) -> None:
-        while self._unsent and self._unsent[0][0].is_published():
+    def _admit(self, messages: list[Message]) -> None:
+        """Under the lock: into the outbox, within buffer_messages for bounded ones."""
+        while self._unsent and self._settled(self._unsent[0][0]):
             self._unsent.popleft()
-        if len(self._unsent) >= self.cfg.buffer_messages:
+        waiting = len(self._unsent) + sum(m.bounded for m in self._outbox)
+        for message in messages:
+            if message.bounded and waiting >= self.cfg.buffer_messages:
+                self.dropped += 1
+                if not self._stalled:  # said once per connection: the count is in the stats
+                    self._stalled = True
+                    log.warning(
+                        "MQTT: the broker takes messages more slowly than they come (%d "
+                        "unsent); the surplus is dropped and counted (mqtt_dropped in …/stats)",
+                        waiting,
+                    )
+                continue
+            self._outbox.append(message)
+            waiting += message.bounded
+
+    def _settled(self, info: Any) -> bool:
+        """Under the lock: a handed-over message is no longer waiting: sent, or lost with its
+        connection (paho then raises from is_published; the loss is counted)."""
+        try:
+            return bool(info.is_published())
+        except (RuntimeError, ValueError):
             self.dropped += 1
-            if not self._stalled:  # said once per connection: the count is in the stats
-                self._stalled = True
-                log.warning(
-                    "MQTT: the broker takes messages more slowly than they come (%d unsent); "
-                    "the surplus is dropped and counted (mqtt_dropped in …/stats)",
-                    len(self._unsent),
+            return True
+
+    def _publish_outbox(self) -> None:
+        """Hand the outbox to paho, outside the lock; one thread at a time, in order."""
+        with self._lock:
+            if self._publishing:
+                return  # the thread that is publishing takes these too
+            self._publishing = True
+        try:
+            while True:
+                with self._lock:
+                    if not self._outbox:
+                        return
+                    message = self._outbox.popleft()
+                info = self.client.publish(
+                    message.topic, message.payload, qos=message.qos, retain=message.retain
                 )
-            return
-        info = self.client.publish(topic, payload, qos=qos, retain=retain)
-        if info.rc == self._mqtt.MQTT_ERR_SUCCESS:
-            self.published += 1
-            self._unsent.append((info, qos))
-        else:
-            self.dropped += 1
+                if not message.bounded:  # the on-connect set: sent again on every connect
+                    continue
+                with self._lock:
+                    if info.rc != self._mqtt.MQTT_ERR_SUCCESS:
+                        self.dropped += 1
+                    else:
+                        self.published += 1
+                        self._unsent.append((info, message.qos))
+        finally:
+            with self._lock:
+                self._publishing = False
 
     # -- caller's thread -----------------------------------------------------------------
     def close(self, availability_topic: str) -> None:
         """Say offline (retained), then disconnect; each wait bounded by CLOSE_TIMEOUT_S."""
-        with self.lock:
+        with self._lock:
             connected = self.connected
             self._closing = True
         if connected:
-            info = self.client.publish(availability_topic, "offline", qos=1, retain=True)
+            info = self.client.publish(availability_topic, OFFLINE, qos=1, retain=True)
             # if the connection goes while we wait, the last will says offline anyway
             with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(CLOSE_TIMEOUT_S)
@@ -172,9 +252,10 @@ class MqttLink:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
         self.client.loop_stop()
-        with self.lock:  # what was still waiting for a broker is lost now: count it
-            self.dropped += len(self._backlog)
+        with self._lock:  # what was still waiting for a broker is lost now: count it
+            self.dropped += len(self._backlog) + len(self._outbox)
             self._backlog.clear()
+            self._outbox.clear()
 
     # -- paho's network thread -----------------------------------------------------------
     def _report(self, link: str, level: int, message: str, *args: Any) -> None:
@@ -187,7 +268,7 @@ class MqttLink:
     ) -> None:
         cfg = self.cfg
         if reason.is_failure:
-            with self.lock:
+            with self._lock:
                 self.connected = False
             text = str(reason).lower()
             hint = (
@@ -206,15 +287,17 @@ class MqttLink:
             )
             return
         self._link_down.clear()
-        with self.lock:
+        with self.batch() as out:  # published in this order once the lock is released
             self.connected = True
-            self._on_online(client)
             # paho drops unsent QoS 0 packets on reconnect and sends QoS 1/2 ones again
             self._unsent = deque(item for item in self._unsent if item[1] > 0)
             self._stalled = False
+            self._on_online(out)
             while self._backlog:
                 topic, payload = self._backlog.popleft()
-                self._hand_over(topic, payload, cfg.qos, retain=False)
+                out.send(topic, payload, cfg.qos)
+        for topic, qos in self._subscriptions:
+            client.subscribe(topic, qos=qos)
         self._report("connected", logging.INFO, "MQTT: connected to %s:%d", cfg.host, cfg.port)
 
     def _on_disconnect(
@@ -222,7 +305,7 @@ class MqttLink:
     ) -> None:
         self._link_down.set()
         cfg = self.cfg
-        with self.lock:
+        with self._lock:
             was_connected, self.connected = self.connected, False
         if was_connected and not self._closing:
             self._report(

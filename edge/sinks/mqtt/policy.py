@@ -14,7 +14,7 @@ from typing import Any
 
 from edge.config.mqtt import PUBLISH_MODES, PublishMode
 from edge.pipeline.stats import PipelineStats, StatsSnapshot, memory_mb
-from edge.sinks.mqtt.homeassistant import NO_FACE_STATE, STREAMING
+from edge.sinks.mqtt.const import NO_FACE_STATE, STALLED, STREAMING, CameraState
 from edge.sinks.payload import iso_utc
 
 THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
@@ -88,7 +88,7 @@ class SensorPolicy:
         return False
 
 
-def camera_state(stats: PipelineStats, now_s: float) -> str:
+def camera_state(stats: PipelineStats, now_s: float) -> CameraState:
     """starting | streaming | stalled | reconnecting | ended: what the camera does now.
 
     Reads two fields the capture thread writes (single attribute reads, as the systemd
@@ -97,7 +97,7 @@ def camera_state(stats: PipelineStats, now_s: float) -> str:
     state = stats.source_state
     last = stats.last_capture_at_s
     if state == STREAMING and (last is None or now_s - last > CAMERA_STALLED_AFTER_S):
-        return "stalled"
+        return STALLED
     return state
 
 

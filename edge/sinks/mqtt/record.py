@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from edge.config.mqtt import MqttConfig
+from edge.sinks.mqtt.const import RETAINED_LEVELS
 from edge.sinks.mqtt.homeassistant import discovery_topic
 
 RECORD_NAME = "mqtt-announced.json"
-RETAINED_LEVELS = ("availability", "camera", "state")  # under the topic prefix
 
 
 @dataclass(frozen=True)

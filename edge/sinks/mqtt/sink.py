@@ -5,7 +5,7 @@ Topics under the prefix:
   camera        starting | streaming | stalled | reconnecting | ended, retained, on change
   state         the reported emotion (or none), retained, on change
   sensors       Home Assistant's values: on a change of emotion or face presence, else at
-                most every sensor_interval_s (mqtt_policy.SensorPolicy)
+                most every sensor_interval_s (policy.SensorPolicy)
   emotion       the result JSON, by the publish policy
   stats         every stats_interval_s
 plus Home Assistant device discovery. Results come through emit() (analysis thread); the
@@ -23,8 +23,19 @@ from typing import Any
 
 from edge.config.mqtt import MqttConfig
 from edge.pipeline.stats import PipelineStats
-from edge.sinks.mqtt.homeassistant import NO_FACE_STATE, discovery_payload, discovery_topic
-from edge.sinks.mqtt.link import MqttLink
+from edge.sinks.mqtt.const import (
+    AVAILABILITY,
+    CAMERA,
+    EMOTION,
+    NO_FACE_STATE,
+    ONLINE,
+    SENSORS,
+    STATE,
+    STATS,
+    TOPIC_LEVELS,
+)
+from edge.sinks.mqtt.homeassistant import discovery_payload, discovery_topic
+from edge.sinks.mqtt.link import Batch, MqttLink
 from edge.sinks.mqtt.policy import (
     PublishPolicy,
     SensorPolicy,
@@ -40,7 +51,6 @@ from edge.types import Result
 log = logging.getLogger(__name__)
 
 REANNOUNCE_MIN_INTERVAL_S = 10.0
-TOPIC_LEVELS = ("availability", "camera", "emotion", "sensors", "state", "stats")
 
 
 def compact(payload: dict[str, Any]) -> str:
@@ -62,6 +72,9 @@ class MqttSink:
         self.cfg, self.stats, self.labels, self.model_name = cfg, stats, labels, model_name
         self.web_url = web_url
         self.description = f"mqtt://{cfg.host}:{cfg.port}/{cfg.prefix}"
+        # results are state: while the broker is away the newest few wait and older ones
+        # give way by design (counted in `dropped` and …/stats), so none counts as unwritten
+        self.not_written = 0
         self.topics = {name: f"{cfg.prefix}/{name}" for name in TOPIC_LEVELS}
         self._state = NO_FACE_STATE
         self._camera = camera_state(stats, time.monotonic())
@@ -81,10 +94,12 @@ class MqttSink:
             cfg,
             password,
             client_id,
-            self.topics["availability"],
+            self.topics[AVAILABILITY],
             on_online=self._on_online,
             on_message=self._on_message,
         )
+        if cfg.discovery:  # Home Assistant says "online" there when it (re)starts
+            self.link.subscribe_on_connect(f"{cfg.discovery_prefix}/status", qos=1)
         self.link.start()
         log.info(
             "MQTT: connecting to %s:%d as %s (client id %s), topics under %s",
@@ -113,16 +128,15 @@ class MqttSink:
         payload = result_to_dict(result)
         label = payload["emotion"]
         values = sensor_values(payload)
-        link = self.link
-        with link.lock:
+        with self.link.batch() as out:  # the sink's state changes with what it sends
             if values["emotion"] != self._state:
                 self._state = values["emotion"]
-                link.send(self.topics["state"], self._state, qos=1, retain=True)
+                out.send(self.topics[STATE], self._state, qos=1, retain=True)
             if self._sensors.due(values, now):
                 self._values = values
-                link.send(self.topics["sensors"], compact(values), qos=self.cfg.qos)
+                out.send(self.topics[SENSORS], compact(values), qos=self.cfg.qos)
             if self._policy.should_publish(result.status, label, now):
-                link.send(self.topics["emotion"], compact(payload), qos=self.cfg.qos, keep=True)
+                out.send(self.topics[EMOTION], compact(payload), qos=self.cfg.qos, keep=True)
 
     # -- the pipeline's supervisor (main thread) -----------------------------------------
     def tick(self, stats: PipelineStats) -> None:
@@ -131,51 +145,46 @@ class MqttSink:
         camera = camera_state(stats, now)
         due = now >= self._next_tick_s
         snapshot = stats.snapshot() if due else None  # outside the link's lock
-        link = self.link
-        with link.lock:
+        with self.link.batch() as out:
             if self._stopping:
                 return
             if camera != self._camera:
                 self._camera = camera
-                link.send(self.topics["camera"], camera, qos=1, retain=True)
+                out.send(self.topics[CAMERA], camera, qos=1, retain=True)
             if snapshot is None:
                 return
             self._next_tick_s = now + self.cfg.stats_interval_s
-            stats_json = json.dumps(stats_payload(snapshot, link.dropped))
-            link.send(self.topics["stats"], stats_json, qos=self.cfg.qos)
+            stats_json = json.dumps(stats_payload(snapshot, self.link.dropped))
+            out.send(self.topics[STATS], stats_json, qos=self.cfg.qos)
             # again on a timer: a retained value someone cleared (mqtt-forget run by hand,
             # a broker's admin) comes back without waiting for a reconnect
-            link.send(self.topics["availability"], "online", qos=1, retain=True)
-            link.send(self.topics["camera"], camera, qos=1, retain=True)
+            out.send(self.topics[AVAILABILITY], ONLINE, qos=1, retain=True)
+            out.send(self.topics[CAMERA], camera, qos=1, retain=True)
 
     def stopping(self) -> None:
-        with self.link.lock:
+        with self.link.batch():
             self._stopping = True
 
     def close(self) -> None:
-        with self.link.lock:
-            self._stopping = True
-        self.link.close(self.topics["availability"])
+        self.stopping()
+        self.link.close(self.topics[AVAILABILITY])
         log.info(
             "MQTT: closed (%d published, %d not delivered: the broker was away or slow)",
             self.link.published,
             self.link.dropped,
         )
 
-    # -- paho's network thread, under the link's lock -----------------------------------
-    def _on_online(self, client: Any) -> None:
-        send_now = self.link.send_now
-        send_now(self.topics["availability"], "online")
-        send_now(self.topics["camera"], self._camera)
-        send_now(self.topics["state"], self._state)
-        self._forget_earlier()
-        self._announce()
+    # -- paho's network thread, composing under the link's lock ------------------------
+    def _on_online(self, out: Batch) -> None:
+        out.send_now(self.topics[AVAILABILITY], ONLINE)
+        out.send_now(self.topics[CAMERA], self._camera)
+        out.send_now(self.topics[STATE], self._state)
+        self._forget_earlier(out)
+        self._announce(out)
         if self._values is not None:  # Home Assistant's values need not wait for a change
-            send_now(self.topics["sensors"], compact(self._values), self.cfg.qos, retain=False)
-        if self.cfg.discovery:
-            client.subscribe(f"{self.cfg.discovery_prefix}/status", qos=1)
+            out.send_now(self.topics[SENSORS], compact(self._values), self.cfg.qos, False)
 
-    def _announce(self) -> None:
+    def _announce(self, out: Batch) -> None:
         if not self.cfg.discovery:
             return
         cfg = self.cfg
@@ -189,9 +198,9 @@ class MqttSink:
             configuration_url=self.web_url,
             cpu_temperature=self._has_cpu_temperature,
         )
-        self.link.send_now(discovery_topic(cfg.discovery_prefix, cfg.device_id), compact(payload))
+        out.send_now(discovery_topic(cfg.discovery_prefix, cfg.device_id), compact(payload))
 
-    def _forget_earlier(self) -> None:
+    def _forget_earlier(self, out: Batch) -> None:
         """Clear what an earlier run announced and this one does not (another device id or
         prefix, discovery turned off), then record what this run announces."""
         if self._recorded:
@@ -209,7 +218,7 @@ class MqttSink:
             else:
                 gone = earlier.left_behind_by(current)
                 for topic in gone:
-                    self.link.send_now(topic, "")
+                    out.send_now(topic, "")
                 log.info(
                     "MQTT: cleared %d retained topics an earlier run left (device %s%s)",
                     len(gone),
@@ -225,15 +234,18 @@ class MqttSink:
             )
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
-        if message.topic != f"{self.cfg.discovery_prefix}/status" or message.payload != b"online":
+        if (
+            message.topic != f"{self.cfg.discovery_prefix}/status"
+            or message.payload != ONLINE.encode()
+        ):
             return
         now = time.monotonic()
-        with self.link.lock:
+        with self.link.batch() as out:
             # anyone may publish "online" there: one re-announcement per interval, the
             # rest counted, so a flood costs neither the broker nor the journal
             if now - self._reannounced_at_s < REANNOUNCE_MIN_INTERVAL_S:
                 self.reannounce_skipped += 1
                 return
             self._reannounced_at_s = now
-            self._announce()
+            self._announce(out)
         log.info("MQTT: Home Assistant came online; announced the device again")

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from convert.archs import ARCHS
+from convert.cli import ROOT, Command, agreement_lines, options_from
 from convert.common import ConvertError
 from convert.ferplus import SHARED_FERPLUS
 
-ROOT = Path(__file__).resolve().parent.parent
 ARCH_HELP = "; ".join(
     f"{name}: {arch.what}, {arch.size} px {arch.color}" for name, arch in ARCHS.items()
 )
@@ -27,78 +26,78 @@ class DefaultsShown(argparse.HelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
-def add_train_commands(sub: Any) -> None:
-    default = sub.add_parser(
-        "default-model",
-        help="rebuild the bundled emotion model: train on FER+, int8, measure (about an hour)",
-        formatter_class=DefaultsShown,
-    )
-    default.add_argument(
+def add_default_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--data",
         type=Path,
         default=SHARED_FERPLUS,
         help="the FER+ folder (FER2013Train/, FER2013Valid/, FER2013Test/ with label.csv)",
     )
-    default.add_argument("--out", type=Path, default=ROOT / "models")
-    default.add_argument(
+    parser.add_argument("--out", type=Path, default=ROOT / "models")
+    parser.add_argument(
         "--work",
         type=Path,
         help="where training keeps its checkpoints (default: ~/.cache/emotion-edge/default-model)",
     )
-    default.add_argument(
+    parser.add_argument(
         "--resume", action="store_true", help="continue an interrupted training run"
     )
 
-    trainer = sub.add_parser(
-        "train",
-        help="train an emotion classifier on FER+ or DATA/{train,valid,test}/<class>/",
-        formatter_class=DefaultsShown,
-    )
-    trainer.add_argument(
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_what_to_train(parser)
+    _add_how_to_train(parser)
+
+
+def _add_what_to_train(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "data",
         type=Path,
         help="a FER+ folder (FER2013Train/, FER2013Valid/, FER2013Test/ with label.csv) "
         "or one with train/, valid/, test/, each holding one sub-folder per class",
     )
-    trainer.add_argument("--out", type=Path, required=True, help="the .keras file to write")
-    trainer.add_argument("--arch", choices=sorted(ARCHS), default="vgg-compact", help=ARCH_HELP)
-    trainer.add_argument(
+    parser.add_argument("--out", type=Path, required=True, help="the .keras file to write")
+    parser.add_argument("--arch", choices=sorted(ARCHS), default="vgg-compact", help=ARCH_HELP)
+    parser.add_argument(
         "--size", type=int, help="input side in pixels (default: the arch's, 48 or 150)"
     )
-    trainer.add_argument(
+    parser.add_argument(
         "--color",
         choices=["rgb", "grayscale"],
         help="input colour (default: the arch's, grayscale or rgb)",
     )
-    trainer.add_argument("--epochs", type=int, default=30, help="at most this many epochs")
-    trainer.add_argument("--batch", type=int, default=64, help="images per step")
-    trainer.add_argument(
+
+
+def _add_how_to_train(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--epochs", type=int, default=30, help="at most this many epochs")
+    parser.add_argument("--batch", type=int, default=64, help="images per step")
+    parser.add_argument(
         "--patience",
         type=int,
         default=8,
         help="stop after this many epochs without a better validation accuracy",
     )
-    trainer.add_argument(
+    parser.add_argument(
         "--learning-rate",
         type=float,
         help="AdamW's peak rate, decayed by a cosine (default: the arch's, 0.001 or 0.0001)",
     )
-    trainer.add_argument("--seed", type=int, default=0, help="makes a run repeatable")
-    trainer.add_argument(
+    parser.add_argument("--seed", type=int, default=0, help="makes a run repeatable")
+    parser.add_argument(
         "--limit", type=int, metavar="N", help="at most N faces per split (a quick trial)"
     )
-    trainer.add_argument(
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="continue the run whose files are beside --out (after Ctrl-C or to add epochs)",
     )
-    trainer.add_argument(
+    parser.add_argument(
         "--cache",
         type=Path,
         metavar="FOLDER",
         help="where the decoded images are kept (default: ~/.cache/emotion-edge/datasets)",
     )
-    trainer.add_argument(
+    parser.add_argument(
         "--imagenet-weights",
         type=Path,
         help="--arch vgg19 only: a local VGG19 no-top weights .h5 (nothing is downloaded)",
@@ -117,7 +116,7 @@ def check_numbers(args: argparse.Namespace) -> None:
         raise ConvertError(f"--seed {args.seed}: must be between 0 and 4294967295")
 
 
-def run_default_model(args: argparse.Namespace, agreement_lines: Callable[[str, Any], str]) -> int:
+def run_default_model(args: argparse.Namespace) -> int:
     from convert.default_model import build_default_model
 
     report = build_default_model(args.data, args.out, args.work, args.resume)
@@ -137,23 +136,7 @@ def run_train(args: argparse.Namespace) -> int:
     from convert.train import TrainOptions, train
 
     check_numbers(args)
-    options = TrainOptions(
-        data=args.data,
-        out=args.out,
-        arch=args.arch,
-        size=args.size,
-        color=args.color,
-        epochs=args.epochs,
-        batch=args.batch,
-        patience=args.patience,
-        learning_rate=args.learning_rate,
-        imagenet_weights=args.imagenet_weights,
-        seed=args.seed,
-        limit=args.limit,
-        resume=args.resume,
-        cache=args.cache,
-    )
-    report = train(options)
+    report = train(options_from(TrainOptions, args))
     print(train_summary(report))
     return 130 if report["interrupted"] else 0
 
@@ -181,3 +164,21 @@ def train_summary(report: dict[str, Any]) -> str:
         "--calibration FOLDER --out MODEL.tflite"
     )
     return "\n".join(lines)
+
+
+COMMANDS = (
+    Command(
+        "default-model",
+        "rebuild the bundled emotion model: train on FER+, int8, measure (about an hour)",
+        add_default_model_arguments,
+        run_default_model,
+        DefaultsShown,
+    ),
+    Command(
+        "train",
+        "train an emotion classifier on FER+ or DATA/{train,valid,test}/<class>/",
+        add_train_arguments,
+        run_train,
+        DefaultsShown,
+    ),
+)
