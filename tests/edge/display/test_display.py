@@ -33,7 +33,7 @@ from edge.pipeline.threads import Pipeline
 from edge.sources import SourceUnavailable, make_source, resolve_source
 from edge.types import Decision, Frame, Result
 from tests.conftest import run_cli, wait_until, write_video
-from tests.test_framebuffer import Geometry, fake_framebuffer
+from tests.edge.display.test_framebuffer import Geometry, fake_framebuffer
 
 
 def test_auto_falls_back_to_headless_and_explicit_backend_fails(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-import tests.test_web as web_tests
+import tests.edge.web.test_web as web_tests
 from edge.pipeline.stats import TIMING_BUCKETS_S, PipelineStats
 from edge.types import Detection, FaceResult, Result, Timings
 from edge.web.metrics import format_value, metrics_text

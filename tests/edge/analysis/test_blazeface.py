@@ -22,7 +22,7 @@ from edge.config import DetectorConfig
 from edge.errors import ModelError
 from tests.reference.make_blazeface_reference import reference_images
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ from edge.errors import ConfigError
 from edge.pipeline.stats import PipelineStats
 from edge.sinks.mqtt.sink import MqttSink
 from tests.conftest import ROOT, wait_until
+from tests.edge.sinks.test_mqtt import LABELS, result
 from tests.mqtt_broker import Broker, Subscriber, retained_now
-from tests.test_mqtt import LABELS, result
 
 pytestmark = pytest.mark.timeout(180)
 UNIT = ROOT / "systemd" / "emotion-edge.service"

@@ -21,7 +21,7 @@ from edge.config import DetectorConfig
 from edge.types import Detection
 from tests.reference.make_blazeface_reference import reference_images
 
-REFERENCE = Path(__file__).resolve().parent / "reference" / "blazeface_mediapipe.json"
+REFERENCE = Path(__file__).resolve().parents[2] / "reference" / "blazeface_mediapipe.json"
 MIN_IOU = 0.9
 MAX_KEYPOINT_PX = 2.0
 MAX_SCORE_DIFF = 0.02

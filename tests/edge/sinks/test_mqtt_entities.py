@@ -28,8 +28,8 @@ from edge.sinks.mqtt.policy import (
 from edge.sinks.mqtt.sink import MqttSink
 from edge.sinks.payload import result_to_dict
 from tests.conftest import start_program, stop_program, wait_until
+from tests.edge.sinks.test_mqtt import LABELS, result
 from tests.mqtt_broker import Broker, Subscriber, retained_now
-from tests.test_mqtt import LABELS, result
 
 pytestmark = pytest.mark.timeout(180)
 PREFIX = "emotion-edge/ent"

@@ -15,8 +15,8 @@ from edge.pipeline.stats import PipelineStats
 from edge.sinks.mqtt.record import Announcement, load_record, record_path
 from edge.sinks.mqtt.sink import MqttSink
 from tests.conftest import ROOT, run_cli, wait_until
+from tests.edge.sinks.test_mqtt import LABELS, result
 from tests.mqtt_broker import Broker, retained_now
-from tests.test_mqtt import LABELS, result
 
 pytestmark = pytest.mark.timeout(240)
 
