@@ -29,6 +29,10 @@ class SourceSpec:
     target: str | int
 
 
+GLOB_CHARACTERS = "*?["
+VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".ts"})
+
+
 def kind_from_text(uri: str) -> SourceKind | None:
     """What `uri` is by its form alone (no file system look-up), or None for a path."""
     uri = uri.strip()
@@ -43,8 +47,31 @@ def kind_from_text(uri: str) -> SourceKind | None:
     return None
 
 
+def _is_path(uri: str) -> bool:
+    """An existing file or folder: a `!`, `[`, `?` or `*` in its name then means nothing
+    (`Hello!.png`, yt-dlp's `Title [id].mp4`, `Photos! 2024/`)."""
+    try:
+        return Path(uri).expanduser().exists()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL
+        return False
+
+
+def _path_like(uri: str) -> bool:
+    """Written as a file is (a folder part, or a picture or video ending), not as a
+    pipeline of elements: `~/clips/wow!.mp4` that is missing is a missing file."""
+    if re.search(r"\s!\s", uri):  # elements linked as gst-launch-1.0 writes them
+        return False
+    suffix = Path(uri).suffix.lower()
+    return uri.startswith(("/", "./", "../", "~")) or suffix in {*IMAGE_SUFFIXES, *VIDEO_SUFFIXES}
+
+
 def resolve_source(cfg: SourceConfig) -> SourceSpec:
-    """Decide what the configured `uri` is; raise SourceError for files that do not exist."""
+    """Decide what the configured `uri` is; raise SourceError for files that do not exist.
+
+    `kind` decides when given. With `auto`: a camera index, /dev/video* or a URL by its
+    form; then an existing file or folder, whatever its name holds; then a GStreamer
+    pipeline (a `!`) or a glob (`*`, `?`, `[`); anything else is a missing file.
+    """
     uri = cfg.uri.strip()
     target: str | int = int(uri) if uri.isdigit() else uri
     if cfg.kind == "picamera2":
@@ -55,19 +82,23 @@ def resolve_source(cfg: SourceConfig) -> SourceSpec:
         # frame_%04d.png, a GStreamer-enabled OpenCV build's own pipelines
         live = by_text in ("camera", "stream")
         return SourceSpec(by_text if live and by_text else "video", target)
-    if by_text is not None:
-        return SourceSpec(by_text, target)
     path = Path(uri).expanduser()
-    if cfg.kind == "images" or any(c in uri for c in "*?[") or path.is_dir():
+    if cfg.kind == "images":
         return SourceSpec("images", str(path))
-    if not path.exists():
-        raise SourceError(
-            f"{uri}: no such file (source.uri: give a camera index, /dev/videoN, "
-            "a URL, a video or image file, a folder or a glob)"
-        )
-    if path.suffix.lower() in IMAGE_SUFFIXES:
+    if by_text in ("picamera2", "camera", "stream"):
+        return SourceSpec(by_text, target)
+    if _is_path(uri):
+        if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
+            return SourceSpec("images", str(path))
+        return SourceSpec("video", str(path))
+    if by_text == "gstreamer" and not _path_like(uri):
+        return SourceSpec("gstreamer", target)
+    if any(c in uri for c in GLOB_CHARACTERS):
         return SourceSpec("images", str(path))
-    return SourceSpec("video", str(path))
+    raise SourceError(
+        f"{uri}: no such file (source.uri: give a camera index, /dev/videoN, "
+        "a URL, a video or image file, a folder or a glob)"
+    )
 
 
 def launch_args(pipeline: str, width: int, height: int) -> list[str]:
@@ -83,7 +114,7 @@ def launch_args(pipeline: str, width: int, height: int) -> list[str]:
 
 def pipeline_problem(uri: str) -> str | None:
     """Why `uri`, if it is a GStreamer pipeline, cannot become gst-launch-1.0 arguments."""
-    if kind_from_text(uri) != "gstreamer":
+    if kind_from_text(uri) != "gstreamer" or _is_path(uri.strip()):
         return None
     try:
         launch_args(uri, 640, 480)
@@ -135,7 +166,9 @@ class SourceConfig(Section):
     def _pipeline_splits(cls, uri: str, info: ValidationInfo) -> str:
         # picamera2 ignores the uri; opencv hands it to cv2.VideoCapture as written
         problem = (
-            None if info.data.get("kind") in ("picamera2", "opencv") else pipeline_problem(uri)
+            None
+            if info.data.get("kind") in ("picamera2", "opencv", "images")
+            else pipeline_problem(uri)
         )
         if problem:
             raise ValueError(problem)
