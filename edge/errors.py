@@ -4,6 +4,10 @@ Each carries one line that names the thing that failed and the fix; the CLI
 prints that line and exits non-zero instead of showing a traceback.
 """
 
+from __future__ import annotations
+
+import re
+
 
 class EdgeError(Exception):
     """Base for every error the CLI reports as a single line."""
@@ -23,6 +27,25 @@ class SourceError(EdgeError):
 
 class DependencyError(EdgeError):
     """An optional library is missing; the message names the install step."""
+
+
+# user info in a URL (rtsp://admin:SECRET@camera/...): the password, or a lone user part,
+# which cameras also use for tokens; the password may itself hold '@'
+_URL_USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)([^/@\s:]*)(?::([^/\s]*))?@")
+_SECRET_QUERY = re.compile(
+    r"(?i)([?&;](?:password|passwd|pass|pwd|token|access_token|key|secret|auth|sig)=)[^&#\s]*"
+)
+
+
+def redact_credentials(text: str) -> str:
+    """`text` with the credentials of any URL in it replaced by ***: the password of its
+    user info (or a user part without one) and password/token-like query values."""
+
+    def userinfo(match: re.Match[str]) -> str:
+        scheme, user, password = match.groups()
+        return f"{scheme}{user}:***@" if password is not None else f"{scheme}***@"
+
+    return _SECRET_QUERY.sub(r"\1***", _URL_USERINFO.sub(userinfo, text))
 
 
 def printable(text: str) -> str:

@@ -8,6 +8,8 @@ import os
 import sys
 from collections.abc import Iterator
 
+from edge.errors import redact_credentials
+
 # sd-daemon(3) priority prefixes: the journal reads "<3>" as err, "<4>" warning, ...
 _JOURNAL_PRIORITY = {
     logging.CRITICAL: 2,
@@ -18,7 +20,15 @@ _JOURNAL_PRIORITY = {
 }
 
 
-class JournalFormatter(logging.Formatter):
+class RedactingFormatter(logging.Formatter):
+    """Every line without the credentials of a URL in it (a camera's rtsp://user:pass@),
+    whichever module or library logged it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_credentials(super().format(record))
+
+
+class JournalFormatter(RedactingFormatter):
     """No timestamp (the journal adds one); the level becomes a priority prefix."""
 
     def format(self, record: logging.LogRecord) -> str:
@@ -44,7 +54,7 @@ def setup_logging(level: str) -> None:
         handler.setFormatter(JournalFormatter("%(name)s: %(message)s"))
     else:
         handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+            RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]

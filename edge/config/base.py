@@ -7,6 +7,8 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict
 
+from edge.errors import redact_credentials
+
 MAX_SHOWN_CHARS = 80  # longest value quoted in an error message
 
 
@@ -38,5 +40,6 @@ def shorten(text: str, limit: int = MAX_SHOWN_CHARS) -> str:
 
 
 def show(value: Any) -> str:
-    """A value as error messages quote it: its repr, at most MAX_SHOWN_CHARS characters."""
-    return shorten(_REPR.repr(value))
+    """A value as error messages quote it: its repr, at most MAX_SHOWN_CHARS characters,
+    a URL's credentials left out."""
+    return shorten(redact_credentials(_REPR.repr(value)))

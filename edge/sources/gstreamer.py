@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from edge.config.source import SourceSpec, launch_args
-from edge.errors import SourceError
+from edge.errors import SourceError, redact_credentials
 from edge.sources.base import SourceUnavailable
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ class GstLaunchSource:
             raise SourceError(INSTALL_HINT)
         self.width, self.height = cfg.width or 640, cfg.height or 480
         self.args = launch_args(str(spec.target), self.width, self.height)
-        self.description = f"gstreamer {spec.target}"
+        self.description = f"gstreamer {redact_credentials(str(spec.target))}"
         self._frame_bytes = self.width * self.height * 3
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -78,7 +78,7 @@ class GstLaunchSource:
             return "no message"
         try:
             proc.wait(1.0)
-            text = proc.stderr.read().decode(errors="replace").strip()
+            text = redact_credentials(proc.stderr.read().decode(errors="replace").strip())
         except (subprocess.TimeoutExpired, OSError):
             return "no message"
         return text.splitlines()[-1] if text else f"exit code {proc.returncode}"

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from edge.config.source import SourceSpec
-from edge.errors import SourceError
+from edge.errors import SourceError, redact_credentials
 from edge.sources.base import EndOfStream, SourceUnavailable, as_bgr
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ class OpenCVSource:
         self.cfg = cfg
         self.live = spec.kind in ("camera", "stream") or cfg.treat_as_camera
         self.plays_file = spec.kind == "video"
-        self.description = f"{spec.kind} {spec.target}"
+        self.description = f"{spec.kind} {redact_credentials(str(spec.target))}"
         self.nominal_fps: float | None = None
         self.size_wh: tuple[int, int] | None = None  # as of the last open
         self._cap: cv2.VideoCapture | None = None
@@ -62,8 +62,8 @@ class OpenCVSource:
             if self.live:
                 raise SourceUnavailable(f"cannot open {self.description}")
             raise SourceError(
-                f"{target}: cannot be opened as video (not a video file OpenCV "
-                "can decode; check the file or set source.uri)"
+                f"{redact_credentials(str(target))}: cannot be opened as video (not a video "
+                "file OpenCV can decode; check the file or set source.uri)"
             )
         if self.spec.kind == "camera":
             for prop, value in (
