@@ -8,6 +8,7 @@ FER2013-ordered model and an alphabetically ordered VGG19 both work.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -26,6 +27,13 @@ from edge.errors import ModelError
 # config's faces.margin, a sidecar framing's margin and convert's crops all start from it
 DEFAULT_MARGIN = 0.15
 
+MAX_SIDECAR_BYTES = 200_000  # a sidecar is a few hundred bytes; its calibration figures a few kB
+MAX_LABELS = 1000
+MAX_LABEL_CHARS = 64
+# what the outputs say for themselves beside a label (edge.types.UNCERTAIN, MQTT's
+# no-face state, the frame statuses): a model label of the same name would be ambiguous
+RESERVED_LABELS = frozenset({"uncertain", "none", "no_face", "multiple_faces"})
+
 SchemaTag = Literal["emotion-edge.model/1"]
 SCHEMA: SchemaTag = get_args(SchemaTag)[0]
 
@@ -37,6 +45,14 @@ class Normalization(BaseModel):
 
     scale: float | list[float] = Field(description="multiplier applied to 0..255 pixels")
     offset: float | list[float] = Field(description="added after scaling")
+
+    @field_validator("scale", "offset")
+    @classmethod
+    def _finite(cls, value: float | list[float]) -> float | list[float]:
+        # NaN or infinity would make every input the same (every face one label)
+        if not all(math.isfinite(v) for v in (value if isinstance(value, list) else [value])):
+            raise ValueError(f"{value} is not finite: give finite numbers")
+        return value
 
 
 FramingAlign = Literal["eyes", "none"]
@@ -92,9 +108,23 @@ class ModelMeta(BaseModel):
 
     @field_validator("labels")
     @classmethod
-    def _unique_labels(cls, labels: list[str]) -> list[str]:
+    def _usable_labels(cls, labels: list[str]) -> list[str]:
+        if len(labels) > MAX_LABELS:
+            raise ValueError(f"{len(labels)} labels; at most {MAX_LABELS}")
         if len(set(labels)) != len(labels):
             raise ValueError(f"labels repeat a name: {labels}")
+        for label in labels:
+            # a label is published, logged and offered to Home Assistant as an option
+            if not label.strip() or len(label) > MAX_LABEL_CHARS or not label.isprintable():
+                raise ValueError(
+                    f"label {label[:MAX_LABEL_CHARS]!r}: give 1 to {MAX_LABEL_CHARS} printable "
+                    "characters"
+                )
+            if label.strip().lower() in RESERVED_LABELS:
+                raise ValueError(
+                    f"label {label!r} is a word the outputs use for themselves "
+                    f"({', '.join(sorted(RESERVED_LABELS))}): rename it"
+                )
         return labels
 
     @field_validator("input_size_hw")
@@ -137,6 +167,11 @@ def load_model_meta(model_path: Path) -> ModelMeta:
             "rebuild the model with `python -m convert`)"
         )
     try:
+        if path.stat().st_size > MAX_SIDECAR_BYTES:
+            raise ModelError(
+                f"{path}: larger than {MAX_SIDECAR_BYTES // 1000} kB; a sidecar is a few "
+                "hundred bytes (is this the right file?)"
+            )
         raw: Any = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path}: not readable JSON ({exc})") from exc
