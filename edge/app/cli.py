@@ -164,30 +164,35 @@ def config_from_args(args: argparse.Namespace) -> Config:
 def cmd_check_config(args: argparse.Namespace) -> int:
     path = _config_path(args.path)
     config = load_config(path)
-    model = config.classifier.model_path
-    if not model.is_file():
-        raise ConfigError(f"{path}: classifier.model: {model} does not exist")
-    if config.mqtt.enabled:
-        config.mqtt.resolve_password()
+    check_runnable(config, path)
     print(f"{path or 'defaults'}: OK")
     return EXIT_OK
 
 
-def install_stop_handlers(stop: threading.Event) -> None:
-    """First SIGINT/SIGTERM asks for a clean stop; a second Ctrl-C stops at once."""
+def check_runnable(config: Config, path: Path | None) -> None:
+    """What `run` refuses before it starts, refused here too (the unit's ExecStartPre), without
+    opening a camera or loading a model: the files named must be there, the output writable."""
+    from edge.app.outfile import require_writable
+    from edge.config.source import resolve_source
 
-    def handle(signum: int, _frame: object) -> None:
-        if stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        log.info("%s received, stopping", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGINT, handle)
-    signal.signal(signal.SIGTERM, handle)
+    model = config.classifier.model_path
+    if not model.is_file():
+        raise ConfigError(f"{path}: classifier.model: {model} does not exist")
+    detector = config.detector.model_file
+    if not detector.is_file():
+        raise ConfigError(f"{path}: detector: {detector} does not exist (set detector.model_path)")
+    resolve_source(config.source)  # a missing file or folder, as `run` says it
+    if config.output.jsonl not in (None, "-", "auto"):
+        require_writable(
+            Path(config.output.jsonl).expanduser(), "output.jsonl", "a writable file or '-'"
+        )
+    if config.mqtt.enabled:
+        config.mqtt.resolve_password()
 
 
 def cmd_run(args: argparse.Namespace, stop: threading.Event) -> int:
     from edge.app.run import run_pipeline  # heavy imports (cv2, LiteRT) only for `run`
+    from edge.app.signals import SignalRequests
 
     if args.max_frames is not None and args.max_frames < 1:
         raise ConfigError(
@@ -196,10 +201,13 @@ def cmd_run(args: argparse.Namespace, stop: threading.Event) -> int:
         )
     config = config_from_args(args)
     setup_logging(config.logging.level)
-    install_stop_handlers(stop)
+    signals = SignalRequests(stop)
+    signals.install()
     if stop.is_set():
         log.info("stop requested while starting")
-    return run_pipeline(config, stop, max_frames=args.max_frames, summary_json=args.summary_json)
+    return run_pipeline(
+        config, stop, max_frames=args.max_frames, summary_json=args.summary_json, signals=signals
+    )
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -241,7 +249,10 @@ def main(argv: list[str] | None = None, stop: threading.Event | None = None) -> 
     stop = stop or threading.Event()
     args = build_parser().parse_args(argv)
     if args.command != "run":  # short commands: a stop request ends them as usual
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for number in (signal.SIGTERM, signal.SIGQUIT, signal.SIGUSR2, signal.SIGALRM):
+            signal.signal(number, signal.SIG_DFL)
+        for number in (signal.SIGHUP, signal.SIGUSR1):  # no run to reopen or report on
+            signal.signal(number, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         if stop.is_set():
             return EXIT_INTERRUPTED

@@ -2,8 +2,9 @@
 
 Importing the command-line module loads pydantic and the config models (~0.2 s); a SIGTERM
 in that time (systemd stopping a service that has just started) would end the process
-silently with 143. Here, before anything heavy is imported, both signals only set the stop
-event that `run` then honours: it ends at once, cleanly, with its summary.
+silently with 143. Here, before anything heavy is imported, the stop signals only set the
+stop event that `run` then honours (it ends at once, cleanly, with its summary), and SIGHUP
+and SIGUSR1 wait for the run's own handlers (edge/app/signals.py).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ def _note_stop(_signum: int, _frame: object) -> None:
 
 
 def main() -> int:
-    signal.signal(signal.SIGTERM, _note_stop)
-    signal.signal(signal.SIGINT, _note_stop)
+    for number in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR2, signal.SIGALRM):
+        signal.signal(number, _note_stop)
+    for number in (signal.SIGHUP, signal.SIGUSR1):  # asks of a run that is not running yet
+        signal.signal(number, signal.SIG_IGN)
     from edge.app.cli import main as cli_main
 
     return cli_main(stop=STOP)

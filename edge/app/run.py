@@ -30,6 +30,7 @@ from edge.sinks.jsonl import JsonLinesSink
 from edge.sources import FeedPolicy, Source, make_source, resolve_source
 
 if TYPE_CHECKING:
+    from edge.app.signals import SignalRequests
     from edge.display.drm import CameraPreview
 
 log = logging.getLogger(__name__)
@@ -111,8 +112,12 @@ def run_pipeline(
     stop: threading.Event,
     max_frames: int | None = None,
     summary_json: Path | None = None,
+    signals: SignalRequests | None = None,
 ) -> int:
-    """Build the stages and outputs, run until the source ends or `stop`, report; exit code."""
+    """Build the stages and outputs, run until the source ends or `stop`, report; exit code.
+
+    `signals`, when given, also watches the run: SIGHUP reopens the outputs, SIGUSR1 logs
+    the stats."""
     spec = resolve_source(config.source)  # the source first: a typo fails fast
     preview = camera_preview(config.display, spec.kind)  # the Pi camera's DRM preview, if any
     source = make_source(config.source, preview=preview)
@@ -133,6 +138,9 @@ def run_pipeline(
             closing=closing,
         )
         parts = RunParts(source, stages.analyzer, stages.classifier, outputs)
+        if signals is not None:
+            signals.serve(outputs.sinks)
+            outputs.supervisors.append(signals)
         pipeline, elapsed_s = run_built(config, parts, stats, live, stop, max_frames)
     code = report(config, parts, build_run_summary(config, parts, stats, elapsed_s), summary_json)
     if pipeline.stuck:

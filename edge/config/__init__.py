@@ -46,6 +46,7 @@ __all__ = [
 class OutputConfig(Section):
     jsonl: str | None = Field(
         default="auto",
+        min_length=1,
         description="JSON Lines of results: '-' for stdout, a file path, 'auto' (stdout when no "
         "other sink is on), or null for none",
     )

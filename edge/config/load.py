@@ -85,7 +85,39 @@ def _check_expanded_size(root: yaml.Node) -> None:
         stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
 
 
+def _check_duplicate_keys(root: yaml.Node) -> None:
+    """A key given twice in one mapping: YAML keeps the last one silently, so a second
+    `mqtt:` block at the end of the file would replace the first without a word."""
+    seen_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, str]] = [(root, "")]
+    while stack:
+        node, where = stack.pop()
+        if id(node) in seen_nodes:  # an alias: its first place was checked
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, where) for child in node.value)
+            continue
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        first_line: dict[str, int] = {}
+        for key, value in node.value:
+            name = str(key.value) if isinstance(key, yaml.ScalarNode) else ""
+            dotted = f"{where}.{name}" if where else name
+            line = key.start_mark.line + 1
+            if name and name != "<<" and name in first_line:
+                raise _Refused(
+                    f"{shorten(dotted)} is given twice, at lines {first_line[name]} and "
+                    f"{line}: keep one (YAML would silently use the last)"
+                )
+            first_line.setdefault(name, line)
+            stack.append((value, dotted))
+
+
 def _read_text(path: Path) -> str:
+    if path.exists() and not path.is_file():
+        # a FIFO would block the read until a writer comes; a device could be endless
+        raise ConfigError(f"{path}: not a regular file; give the path of a config.yaml")
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_CONFIG_BYTES + 1)
@@ -126,6 +158,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
         node = loader.get_single_node()
         if node is not None:
             _check_expanded_size(node)
+            _check_duplicate_keys(node)
         data: Any = loader.construct_document(node) if node is not None else None
     except _Refused as exc:
         raise ConfigError(f"{path}: {exc}") from None

@@ -16,5 +16,9 @@ class Sink(Protocol):
     def emit(self, result: Result) -> None:
         """Take one result; must not block the pipeline for long."""
 
+    def reopen(self) -> None:
+        """Open its file again by name (after logrotate moved it); called from another
+        thread than emit, so it may only ask: the next emit does it."""
+
     def close(self) -> None:
         """Flush and release; called once, after the last emit."""

@@ -33,6 +33,8 @@ class JsonLinesSink:
         self._reader_gone = False
         self._failing_since: int | None = None  # not_written when the current failure began
         self._cut_line = False  # a line was written in part: start the next on a new line
+        self._reopen_wanted = False  # set by reopen() (SIGHUP), done by the next emit
+        self._path: Path | None = None
         if target == "-":
             try:
                 os.fstat(STDOUT_FD)
@@ -51,11 +53,29 @@ class JsonLinesSink:
                 f"{path}: cannot open for writing ({exc.strerror}); "
                 "set output.jsonl to a writable file or '-'"
             ) from None
-        self._owned, self.description = True, str(path)
+        self._owned, self.description, self._path = True, str(path), path
+
+    def reopen(self) -> None:
+        self._reopen_wanted = self._owned
+
+    def _reopen_now(self) -> None:
+        self._reopen_wanted = False
+        if self._path is None:  # stdout: nothing to reopen
+            return
+        try:
+            fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:  # the old file stays in use: nothing is lost
+            log.warning("%s: cannot reopen (%s); writing on to the old file", self._path, exc)
+            return
+        os.close(self._fd)
+        self._fd, self._cut_line = fd, False
+        log.info("%s: reopened", self.description)
 
     def emit(self, result: Result) -> None:
         if self._reader_gone:
             return
+        if self._reopen_wanted:
+            self._reopen_now()
         line = json.dumps(result_to_dict(result), separators=(",", ":")) + "\n"
         data = ("\n" + line if self._cut_line else line).encode()
         written = 0

@@ -85,6 +85,9 @@ class Recorder:
             self.draw(frame.image_bgr, result)
         self.shown += 1
 
+    def reopen(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

@@ -161,6 +161,9 @@ class MqttSink:
             out.send(self.topics[AVAILABILITY], ONLINE, qos=1, retain=True)
             out.send(self.topics[CAMERA], camera, qos=1, retain=True)
 
+    def reopen(self) -> None:
+        pass  # no file: the broker connection stays as it is
+
     def stopping(self) -> None:
         with self.link.batch():
             self._stopping = True
