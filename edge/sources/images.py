@@ -86,18 +86,27 @@ def read_image(path: str) -> tuple[np.ndarray | None, str]:
         return None, "not a regular file"
     if info.st_size == 0:
         return None, "empty file"
+    limit_px = int(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", MAX_IMAGE_PIXELS))
+    # an image within the pixel limit needs at most 4 bytes a pixel (8-bit RGBA, stored
+    # raw); a larger file is not one OpenCV would decode, and reading it whole could take
+    # gigabytes (a 1.5 GB junk .jpg did)
+    max_bytes = 4 * limit_px + 1_000_000
+    if info.st_size > max_bytes:
+        return None, f"{info.st_size / 1e6:.0f} MB, larger than an image of the pixel limit"
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)  # it may have grown since the stat
     except OSError as exc:
         return None, f"cannot be read ({exc.strerror})"
+    if len(data) > max_bytes:
+        return None, "grew past the size of an image of the pixel limit while being read"
     if Path(path).suffix.lower() in (".jpg", ".jpeg") and not jpeg_is_complete(data):
         return None, "truncated JPEG (no end marker)"
     try:
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     except cv2.error as exc:  # OpenCV asserts on an image over its pixel limit
         if "MAX_IMAGE_PIXELS" in str(exc):
-            limit = int(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", MAX_IMAGE_PIXELS))
-            return None, f"over {limit / 1e6:.0f} megapixels (OPENCV_IO_MAX_IMAGE_PIXELS)"
+            return None, f"over {limit_px / 1e6:.0f} megapixels (OPENCV_IO_MAX_IMAGE_PIXELS)"
         return None, f"not a decodable image ({first_line(exc)})"
     if image is None:
         return None, "not a decodable image"

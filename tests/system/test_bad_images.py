@@ -42,6 +42,11 @@ def huge_png(path: Path) -> None:
     )
 
 
+def sparse_file(path: Path, size: int) -> None:
+    with path.open("wb") as handle:
+        handle.truncate(size)
+
+
 def truncated_jpeg(path: Path, photo: np.ndarray) -> None:
     data = cv2.imencode(".jpg", photo)[1].tobytes()
     path.write_bytes(data[: len(data) // 2])
@@ -62,6 +67,9 @@ BAD_ITEMS: dict[str, tuple[str, Callable[[Path, np.ndarray], None], str]] = {
         lambda p, _: p.write_bytes(np.random.default_rng(0).bytes(50_000)),
         "not a decodable image",
     ),
+    # a sparse 1.5 GB file: no disk used, and never read (issue 25, case 7: it once cost
+    # 1.66 GB of memory and a MemoryError under a 1.5 GB limit)
+    "junk-1.5GB": ("b.jpg", lambda p, _: sparse_file(p, 1_500_000_000), "1500 MB, larger than"),
     "newline-in-name": ("b\nINFO forged line.jpg", lambda p, _: p.write_bytes(b""), "empty file"),
 }
 
