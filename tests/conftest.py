@@ -140,8 +140,10 @@ def stop_program(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> str:
     return finish_program(proc)
 
 
-def run_cli(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def run_cli(
+    *args: str, timeout: float = 120, env: dict[str, str] | None = None, **kwargs
+) -> subprocess.CompletedProcess[str]:
+    env = {**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
         [*EMOTION_EDGE, *args],
         capture_output=True,

@@ -24,14 +24,35 @@ BACKENDS = (
 )
 
 
+def _not_installed(exc: ImportError, module_name: str) -> bool:
+    """The package itself is absent, as opposed to present and failing to load (a library
+    that cannot be mapped for lack of memory, a damaged or foreign-architecture file)."""
+    missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
+    return missing is not None and module_name.startswith(missing)
+
+
 def interpreter_class() -> tuple[Any, str]:
     """The first importable Interpreter class and the name of its package."""
+    failures: list[str] = []
     for module_name, package in BACKENDS:
         try:
             module = importlib.import_module(module_name)
-        except ImportError:
+        except ImportError as exc:
+            if not _not_installed(exc, module_name):
+                failures.append(f"{package} is installed but does not load ({first_line(exc)})")
             continue
-        return module.Interpreter, package
+        except (MemoryError, OSError) as exc:
+            failures.append(f"{package} does not load ({type(exc).__name__}: {first_line(exc)})")
+            continue
+        cls = getattr(module, "Interpreter", None)  # tensorflow.lite can come without it
+        if cls is None:
+            failures.append(f"{package} has no TFLite Interpreter")
+            continue
+        if failures:
+            log.warning("%s; using %s", failures[0], package)
+        return cls, package
+    if failures:  # the real reason, not "not found": memory, a damaged install
+        raise DependencyError(f"{failures[0]}: free some memory, or reinstall it with ./setup.sh")
     raise DependencyError(
         "no TFLite interpreter found: run ./setup.sh (installs ai-edge-litert), "
         "or pip install ai-edge-litert"
