@@ -75,6 +75,40 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+HOST_REFUSED = (
+    b"this view answers to its own address only (an IP address, localhost, or this "
+    b"machine's name): a page that reaches it under another name is not let in\n"
+)
+
+
+def this_machines_names(bound_host: str) -> frozenset[str]:
+    """The names a browser may use for this view: a page that reaches it under another
+    name got there by DNS rebinding (evil.example resolved to our address)."""
+    names = {"localhost"}
+    if not is_loopback(bound_host):  # reachable from the network: by this machine's name too
+        hostname = socket.gethostname().lower()
+        names |= {hostname, f"{hostname}.local", bound_host.lower()}
+    return frozenset(names)
+
+
+def host_allowed(header: str | None, names: frozenset[str], loopback_only: bool) -> bool:
+    """Whether a request's Host header names this view: an IP literal (a loopback one when
+    the view listens on loopback only), or one of `names`; any port."""
+    if not header:
+        return False
+    host = header.strip().lower()
+    if host.startswith("["):  # [::1]:8080
+        host = host[1 : host.find("]")] if "]" in host else host
+    elif host.count(":") == 1:
+        host = host.partition(":")[0]
+    host = host.rstrip(".")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host in names
+    return address.is_loopback or not loopback_only
+
+
 def _address_family(host: str) -> socket.AddressFamily:
     try:
         return socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET

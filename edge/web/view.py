@@ -34,14 +34,17 @@ from edge.sinks.payload import result_to_dict
 from edge.web.metrics import metrics_text
 from edge.web.server import (
     CONTROL_CHARS,
+    HOST_REFUSED,
     DeadlineReader,
     HeaderGate,
     LimitedServer,
     Refused,
     ServerLimits,
     describe_error,
+    host_allowed,
     is_loopback,
     redact,
+    this_machines_names,
 )
 
 log = logging.getLogger(__name__)
@@ -65,6 +68,8 @@ class WebView:
         self.live = live
         self.limits = limits or ServerLimits()
         self.page = PAGE_FILE.read_bytes()  # read when the view starts, not at import
+        self.loopback_only = is_loopback(cfg.host)
+        self.host_names = this_machines_names(cfg.host)
         self._closing = threading.Event()
         handler = type("Handler", (_Handler,), {"view": self})
         try:
@@ -237,12 +242,15 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._token_ok:  # parse_request refuses first; this only guards against a slip
             self._refuse()
             return
+        view = self.view
+        if not host_allowed(self.headers.get("Host"), view.host_names, view.loopback_only):
+            self._send(403, HOST_REFUSED, "text/plain; charset=utf-8", {"Connection": "close"})
+            return
         try:
             path = urlsplit(self.path).path
         except ValueError:
             self._send(400, b"bad request target\n", "text/plain; charset=utf-8")
             return
-        view = self.view
         if path == "/":
             self._send(200, view.page, "text/html; charset=utf-8")
         elif path == "/api/result":

@@ -274,7 +274,7 @@ def ask(
     try:
         with connect(port) as sock:
             sock.sendall(
-                f"GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{headers}\r\n".encode()
+                f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{headers}\r\n".encode()
             )
             return receive(sock, within_s, until)
     except OSError:
@@ -320,7 +320,7 @@ def test_silent_half_and_surplus_connections_cannot_starve_the_server(guarded):
     opened_at = time.monotonic()
     silent = connect(port)  # sends nothing
     half = connect(port)  # half a request: its line and one header, never the blank line
-    half.sendall(f"GET /api/result?token={TOKEN} HTTP/1.1\r\nHost: t\r\n".encode())
+    half.sendall(f"GET /api/result?token={TOKEN} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode())
     assert status_of(ask(port, f"/api/result?token={TOKEN}")) == 200  # the next one is served
 
     hanging = [silent, half, *(connect(port) for _ in range(cap + 8))]  # 10 over the cap
@@ -359,7 +359,7 @@ def test_a_wrong_or_missing_token_is_refused_before_the_request_is_complete(guar
     port = guarded.port
     partial_requests = [
         "GET /stream.mjpg?token=wrong-token HTTP/1.1\r\n",  # the request line alone decides
-        "GET /stream.mjpg HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer wrong-token\r\n",
+        "GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer wrong-token\r\n",
         f"GET /stream.mjpg?token={TOKEN} HTTP/1.1\r\nAuthorization: Bearer wrong-token\r\n",
     ]
     for partial in partial_requests:  # never finished: no blank line after the headers
@@ -373,7 +373,7 @@ def test_a_wrong_or_missing_token_is_refused_before_the_request_is_complete(guar
     assert status_of(ask(port, "/metrics", "Authorization: Basic czNjcmV0\r\n")) == 401
 
     with connect(port) as sock:  # the right token: the server waits for the headers' end
-        sock.sendall(f"GET /api/result?token={TOKEN} HTTP/1.1\r\nHost: t\r\n".encode())
+        sock.sendall(f"GET /api/result?token={TOKEN} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode())
         assert receive(sock, 0.5) == b""
         sock.sendall(b"Connection: close\r\n\r\n")
         assert status_of(receive(sock, 2.0)) == 200
@@ -389,12 +389,12 @@ def test_resets_and_malformed_requests_log_no_traceback(guarded):
         resets += 1
     for _ in range(3):  # half a request
         sock = connect(port)
-        sock.sendall(f"GET /metrics?token={TOKEN} HTTP/1.1\r\nHost: t\r\n".encode())
+        sock.sendall(f"GET /metrics?token={TOKEN} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode())
         reset(sock)
         resets += 1
     for _ in range(2):  # in the middle of a stream
         sock = connect(port)
-        sock.sendall(f"GET /stream.mjpg?token={TOKEN} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        sock.sendall(f"GET /stream.mjpg?token={TOKEN} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
         assert b"image/jpeg" in receive(sock, 5.0, b"image/jpeg")
         reset(sock)
         resets += 1
@@ -506,7 +506,7 @@ def test_a_stream_outlives_the_read_timeout_and_a_stalled_one_is_dropped(in_proc
             index += 1
 
     threading.Thread(target=camera, daemon=True).start()
-    request = b"GET /stream.mjpg HTTP/1.1\r\nHost: t\r\n\r\n"
+    request = b"GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     try:
         stalled = socket.socket()
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -549,7 +549,7 @@ def test_no_busy_loop_when_file_descriptors_run_out(in_process):
         for client in clients:  # the kernel completes these; the server's accept() fails
             client.settimeout(5)
             client.connect(("127.0.0.1", view.port))
-            client.sendall(b"GET /api/result HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            client.sendall(b"GET /api/result HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         time.sleep(1.0)  # the window measured, not a wait for anything
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
