@@ -549,7 +549,9 @@ def test_no_busy_loop_when_file_descriptors_run_out(in_process):
         for client in clients:  # the kernel completes these; the server's accept() fails
             client.settimeout(5)
             client.connect(("127.0.0.1", view.port))
-            client.sendall(b"GET /api/result HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            client.sendall(
+                b"GET /api/result HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            )
         time.sleep(1.0)  # the window measured, not a wait for anything
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
