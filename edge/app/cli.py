@@ -267,7 +267,8 @@ def main(argv: list[str] | None = None, stop: threading.Event | None = None) -> 
         if args.command == "mqtt-forget":
             from edge.app.forget import forget_device
 
-            print(forget_device(load_config(_config_path(args.config)).mqtt))
+            config = load_config(_config_path(args.config))
+            print(forget_device(config.mqtt, config_file=config.file))
             return EXIT_OK
         return cmd_run(args, stop)
     except ConfigError as exc:

@@ -14,6 +14,7 @@ import os
 import ssl
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from edge.config.mqtt import MqttConfig
@@ -41,10 +42,12 @@ def targets(cfg: MqttConfig, earlier: Announcement | None) -> tuple[list[Announc
     return found, note
 
 
-def forget_device(cfg: MqttConfig, environ: dict[str, str] | None = None) -> str:
+def forget_device(
+    cfg: MqttConfig, environ: dict[str, str] | None = None, config_file: Path | None = None
+) -> str:
     """Clear the retained topics this device owns; the line to print. EdgeError if the
-    broker cannot be reached or does not confirm."""
-    path = record_path(environ)
+    broker cannot be reached or does not confirm. `config_file` names the run's record."""
+    path = record_path(environ, config_file)
     earlier = load_record(path)
     found, note = targets(cfg, earlier)
     where = Announcement.of(cfg).broker

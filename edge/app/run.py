@@ -69,7 +69,15 @@ def build_outputs(
 
         password = config.mqtt.resolve_password()
         web_url = web_view_url(config.web)  # Home Assistant links the device to it
-        mqtt = MqttSink(config.mqtt, labels, model_name, stats, password, web_url=web_url)
+        mqtt = MqttSink(
+            config.mqtt,
+            labels,
+            model_name,
+            stats,
+            password,
+            web_url=web_url,
+            config_file=config.file,
+        )
         closing.callback(mqtt.close)
         outputs.sinks.append(mqtt)
         outputs.supervisors.append(mqtt)

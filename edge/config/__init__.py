@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, PrivateAttr, ValidationError
 
 from edge.config.analysis import (
     ClassifierConfig,
@@ -98,6 +98,12 @@ class Config(Section):
     display: DisplayConfig = Field(default_factory=DisplayConfig, description="HDMI/desktop")
     web: WebConfig = Field(default_factory=WebConfig, description="live web view")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="logging")
+    _file: Path | None = PrivateAttr(default=None)
+
+    @property
+    def file(self) -> Path | None:
+        """The config file this was read from (absolute), None for defaults alone."""
+        return self._file
 
 
 def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
@@ -134,4 +140,6 @@ def load_config(
     data = read_yaml(path) if path is not None else {}
     for dotted, value in (overrides or {}).items():
         set_path(data, dotted, value)
-    return build_config(data, str(path) if path is not None else "command line", flags)
+    config = build_config(data, str(path) if path is not None else "command line", flags)
+    config._file = path.resolve() if path is not None else None
+    return config

@@ -5,13 +5,17 @@ discovery turned off, would leave the old device in Home Assistant for good. Eac
 records what it announced in a small JSON file; the next run (or `emotion-edge
 mqtt-forget`) clears what the record names and the current config no longer does.
 
-The file is `mqtt-announced.json` in $STATE_DIRECTORY (systemd's StateDirectory=, i.e.
-/var/lib/emotion-edge for the service), else $XDG_STATE_HOME/emotion-edge, else
-~/.local/state/emotion-edge: the service and a manual run each keep their own.
+The file is `mqtt-announced-<owner>.json` in $STATE_DIRECTORY (systemd's
+StateDirectory=, i.e. /var/lib/emotion-edge for the service), else
+$XDG_STATE_HOME/emotion-edge, else ~/.local/state/emotion-edge, one per config file
+(<owner> is a digest of its path; `mqtt-announced.json` for a run on defaults alone). So two
+cameras sharing a state folder, each with its own config, never take back each other's
+announcement, while a device id changed in one config file is cleared on its next run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -53,15 +57,21 @@ class Announcement:
         return [topic for topic in self.retained_topics() if topic not in keep]
 
 
-def record_path(environ: dict[str, str] | None = None) -> Path:
+def record_path(environ: dict[str, str] | None = None, owner: Path | None = None) -> Path:
+    """Where the announcement of the run configured by `owner` (its config file) is kept."""
     env = os.environ if environ is None else environ
+    if owner is None:
+        name = RECORD_NAME
+    else:
+        digest = hashlib.sha256(str(owner).encode("utf-8", "surrogateescape")).hexdigest()
+        name = f"mqtt-announced-{digest[:16]}.json"
     if env.get("STATE_DIRECTORY"):
         # systemd lists one folder per StateDirectory= entry, colon-separated
-        return Path(env["STATE_DIRECTORY"].split(":")[0]) / RECORD_NAME
+        return Path(env["STATE_DIRECTORY"].split(":")[0]) / name
     base = Path(env["XDG_STATE_HOME"]) if env.get("XDG_STATE_HOME") else None
     if base is None:
         base = Path(env.get("HOME") or Path.home()) / ".local" / "state"
-    return base / "emotion-edge" / RECORD_NAME
+    return base / "emotion-edge" / name
 
 
 def load_record(path: Path) -> Announcement | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from edge.config.mqtt import MqttConfig
@@ -68,6 +69,7 @@ class MqttSink:
         *,
         web_url: str | None = None,
         environ: dict[str, str] | None = None,
+        config_file: Path | None = None,
     ) -> None:
         self.cfg, self.stats, self.labels, self.model_name = cfg, stats, labels, model_name
         self.web_url = web_url
@@ -84,7 +86,7 @@ class MqttSink:
         self._next_tick_s = time.monotonic() + cfg.stats_interval_s
         self._stopping = False
         self._has_cpu_temperature = cpu_temperature_c() is not None
-        self._record_path = record_path(environ)
+        self._record_path = record_path(environ, config_file)  # one record per config
         self._announcement = Announcement.of(cfg)
         self._recorded = False  # what an earlier run announced is handled once per process
         self._reannounced_at_s = -REANNOUNCE_MIN_INTERVAL_S

@@ -28,10 +28,12 @@ def broker(tmp_path: Path):
     broker.stop()
 
 
-def run_device(port: int, **settings) -> dict[str, bytes]:
-    """A device connects, publishes a result and stops; what it left retained."""
+def run_device(port: int, config_file: Path | None = None, **settings) -> dict[str, bytes]:
+    """A device connects, publishes a result and stops; what it left retained.
+
+    `config_file` is the config it was run with: its announcement is recorded under it."""
     cfg = MqttConfig(host="127.0.0.1", port=port, **{"device_id": "cam", **settings})
-    sink = MqttSink(cfg, LABELS, "m", PipelineStats(), None)
+    sink = MqttSink(cfg, LABELS, "m", PipelineStats(), None, config_file=config_file)
     try:
         assert wait_until(lambda: sink.connected, 10)
         sink.emit(result(0, "happy"))
@@ -55,18 +57,19 @@ def write_config(path: Path, port: int, extra: str = "") -> Path:
 
 
 def test_mqtt_forget_clears_every_retained_topic_of_the_device(tmp_path, broker, own_state_folder):
-    assert set(run_device(broker.port)) == owned("cam")
-    assert load_record(record_path()) == Announcement(
+    config = write_config(tmp_path / "c.yaml", broker.port).resolve()
+    assert set(run_device(broker.port, config)) == owned("cam")
+    assert load_record(record_path(owner=config)) == Announcement(
         f"127.0.0.1:{broker.port}", "cam", "emotion-edge/cam", "homeassistant/device/cam/config"
     )
-    proc = run_cli("mqtt-forget", "--config", str(write_config(tmp_path / "c.yaml", broker.port)))
+    proc = run_cli("mqtt-forget", "--config", str(config))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == (
         f"mqtt-forget: cleared 4 retained topics of device cam on 127.0.0.1:{broker.port} "
         "and removed it from Home Assistant"
     )
     assert retained_now(broker.port) == {}
-    assert not record_path().exists()  # nothing is announced any more
+    assert not record_path(owner=config).exists()  # nothing is announced any more
 
 
 @pytest.mark.parametrize(
@@ -120,9 +123,10 @@ def test_an_earlier_run_on_another_broker_is_named_not_touched(tmp_path, broker,
 
 
 def test_mqtt_forget_with_the_broker_away_is_one_line_and_keeps_the_record(tmp_path, broker):
-    run_device(broker.port)
+    config = write_config(tmp_path / "c.yaml", broker.port).resolve()
+    run_device(broker.port, config)
     broker.stop()
-    proc = run_cli("mqtt-forget", "--config", str(write_config(tmp_path / "c.yaml", broker.port)))
+    proc = run_cli("mqtt-forget", "--config", str(config))
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
@@ -130,7 +134,7 @@ def test_mqtt_forget_with_the_broker_away_is_one_line_and_keeps_the_record(tmp_p
         f"emotion-edge: mqtt-forget: cannot reach the broker 127.0.0.1:{broker.port}"
     )
     assert "nothing was cleared" in lines[0]
-    assert load_record(record_path()) is not None  # so that a later try still knows
+    assert load_record(record_path(owner=config)) is not None  # so a later try still knows
 
 
 def test_mqtt_forget_with_mqtt_off_and_nothing_recorded_does_nothing(tmp_path, own_state_folder):
@@ -139,7 +143,8 @@ def test_mqtt_forget_with_mqtt_off_and_nothing_recorded_does_nothing(tmp_path, o
     proc = run_cli("mqtt-forget", "--config", str(config))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("mqtt-forget: nothing to forget on localhost:1883")
-    assert str(own_state_folder / "mqtt-announced.json") in proc.stdout
+    assert str(record_path(owner=config.resolve())) in proc.stdout
+    assert str(own_state_folder) in proc.stdout
 
 
 def staged_service(dest: Path, port: int) -> dict[str, str]:
@@ -168,7 +173,8 @@ def test_uninstall_takes_the_device_off_the_broker(tmp_path, monkeypatch, broker
     env = staged_service(dest, broker.port)
     # the service ran: its record is in its StateDirectory, its password file is empty
     monkeypatch.setenv("STATE_DIRECTORY", str(dest / "var/lib/emotion-edge"))
-    assert set(run_device(broker.port)) == owned("cam")
+    service_config = (dest / "etc/emotion-edge/config.yaml").resolve()  # as uninstall names it
+    assert set(run_device(broker.port, service_config)) == owned("cam")
     if not broker_up:
         broker.stop()
     proc = uninstall(env)
@@ -182,3 +188,17 @@ def test_uninstall_takes_the_device_off_the_broker(tmp_path, monkeypatch, broker
     else:
         assert "MQTT not cleared, uninstalling anyway" in mqtt_lines[0]
         assert "cannot reach the broker" in mqtt_lines[0]
+
+
+def test_two_cameras_sharing_a_state_folder_never_take_back_each_other(tmp_path, broker):
+    """Issue 25, case 1: camB's start cleared camA (one record per state folder). Records
+    are per config file now: each run takes back only what its own config announced."""
+    config_a, config_b = (tmp_path / "a.yaml").resolve(), (tmp_path / "b.yaml").resolve()
+    run_device(broker.port, config_a, device_id="camA")
+    held = run_device(broker.port, config_b, device_id="camB")
+    assert owned("camA") | owned("camB") <= set(held)
+    held = run_device(broker.port, config_a, device_id="camA")  # a restart of either
+    assert owned("camA") | owned("camB") <= set(held)
+    held = run_device(broker.port, config_a, device_id="camA2")  # its own rename still clears
+    assert not owned("camA") & set(held), held
+    assert owned("camA2") | owned("camB") <= set(held)
