@@ -89,6 +89,7 @@ class Broker:
     users: dict[str, str] = field(default_factory=dict)
     tls: dict[str, Path] | None = None
     persistent: bool = False  # keep sessions (and retained messages) across a restart
+    extra: list[str] = field(default_factory=list)  # more mosquitto.conf lines (limits)
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Broker:
@@ -129,7 +130,7 @@ class Broker:
                 f"keyfile {self.tls['key']}",
             ]
         conf = self.folder / "mosquitto.conf"
-        conf.write_text("\n".join(lines) + "\n")
+        conf.write_text("\n".join([*lines, *self.extra]) + "\n")
         self.process = subprocess.Popen(
             ["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

@@ -19,7 +19,7 @@ from typing import Any
 
 from edge.config.mqtt import MqttConfig
 from edge.errors import EdgeError
-from edge.sinks.mqtt.link import diagnose_connect, make_client
+from edge.sinks.mqtt.client import diagnose_connect, make_client
 from edge.sinks.mqtt.record import Announcement, drop_record, load_record, record_path
 
 TIMEOUT_S = 10.0  # for the connection, and again for the broker to confirm the messages

@@ -1,8 +1,9 @@
 """The connection to the broker (paho-mqtt 2.x): never blocks the caller, never claims a
 refused link, and holds a bounded amount of what it could not send yet.
 
-paho's own thread does the network I/O and the reconnects (with backoff); `send` only
-hands a message over, or keeps the newest few results while the broker is away. The
+paho's own thread does the network I/O and the reconnects (with backoff, grown also for
+connections dropped right after they were accepted: edge.sinks.mqtt.drops); a batch only
+hands messages over, or keeps the newest few results while the broker is away. The
 bound is ours, for every QoS: a message paho has not written (QoS 0) or not had
 acknowledged (QoS 1/2) counts against buffer_messages, and more are dropped and counted.
 paho's max_queued_messages is left unlimited on purpose: it bounds only QoS 1/2, and it
@@ -15,94 +16,20 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
-import ssl
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from edge.config.mqtt import MqttConfig
-from edge.errors import DependencyError
+from edge.sinks.mqtt.batch import Batch, Message
+from edge.sinks.mqtt.client import diagnose_connect, make_client
 from edge.sinks.mqtt.const import OFFLINE
+from edge.sinks.mqtt.drops import DropWatch
 
 log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_S = 2.0  # each of the two waits in close(): the offline message, the disconnect
-
-
-def diagnose_connect(cfg: MqttConfig, timeout_s: float = 5.0) -> str:
-    """Why a TCP/TLS connection to the broker fails, in words (paho does not say)."""
-    try:
-        with socket.create_connection((cfg.host, cfg.port), timeout=timeout_s) as raw:
-            if not cfg.tls.enabled:
-                return "the connection closed before the broker answered"
-            context = ssl.create_default_context(cafile=cfg.tls.ca_file)
-            if cfg.tls.insecure:
-                context.check_hostname = False
-            with context.wrap_socket(raw, server_hostname=cfg.host):
-                return "TLS handshake works; the broker closed the connection"
-    except ssl.SSLCertVerificationError as exc:
-        if "mismatch" in str(exc.verify_message):
-            return (
-                f"TLS certificate is not for {cfg.host} ({exc.verify_message}): connect by a "
-                "name the certificate lists (mqtt.host), or mqtt.tls.insecure: true on a "
-                "test broker"
-            )
-        return f"TLS certificate not trusted ({exc.verify_message}): check mqtt.tls.ca_file"
-    except (ssl.SSLError, OSError) as exc:
-        return str(exc) or type(exc).__name__
-
-
-def make_client(cfg: MqttConfig, password: str | None, client_id: str) -> tuple[Any, Any]:
-    """paho's module and a client set up from the config (protocol, credentials, TLS)."""
-    try:
-        import paho.mqtt.client as mqtt
-    except ImportError as exc:
-        raise DependencyError("paho-mqtt is not installed: run ./setup.sh") from exc
-    protocol = mqtt.MQTTv5 if cfg.protocol == "5" else mqtt.MQTTv311
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
-    if cfg.username:
-        client.username_pw_set(cfg.username, password)
-    if cfg.tls.enabled:
-        client.tls_set(
-            ca_certs=cfg.tls.ca_file, certfile=cfg.tls.cert_file, keyfile=cfg.tls.key_file
-        )
-        client.tls_insecure_set(cfg.tls.insecure)
-    return mqtt, client
-
-
-@dataclass(frozen=True)
-class Message:
-    topic: str
-    payload: str
-    qos: int
-    retain: bool
-    bounded: bool  # counts against buffer_messages (results, stats); False: on-connect set
-
-
-class Batch:
-    """Messages composed under the link's lock, handed to paho once it is released."""
-
-    def __init__(self, link: MqttLink) -> None:
-        self._link = link
-        self.messages: list[Message] = []
-
-    def send(
-        self, topic: str, payload: str, qos: int, retain: bool = False, keep: bool = False
-    ) -> None:
-        """Within the bound. While the broker is away a `keep` message (a result) waits in
-        the backlog; any other is skipped: a newer one follows, and the retained ones are
-        all sent again on connect."""
-        if self._link.connected:
-            self.messages.append(Message(topic, payload, qos, retain, bounded=True))
-        else:
-            self._link.keep_for_later(topic, payload, keep)
-
-    def send_now(self, topic: str, payload: str, qos: int = 1, retain: bool = True) -> None:
-        """Outside the bound: for the few messages sent on each connect (and the
-        rate-limited re-announcement), which must never be refused."""
-        self.messages.append(Message(topic, payload, qos, retain, bounded=False))
 
 
 class MqttLink:
@@ -137,6 +64,7 @@ class MqttLink:
         self._subscriptions: list[tuple[str, int]] = []
         self._stalled = False  # the surplus warning was given on this connection
         self._link = "starting"  # last reported link state: one log line per change
+        self._drops = DropWatch(cfg.reconnect_max_s)
         self._closing = False
         self._link_down = threading.Event()  # no connection: set until a CONNACK accepts us
         self._link_down.set()
@@ -183,6 +111,8 @@ class MqttLink:
             self._unsent.popleft()
         waiting = len(self._unsent) + sum(m.bounded for m in self._outbox)
         for message in messages:
+            if self._too_big(message):
+                continue
             if message.bounded and waiting >= self.cfg.buffer_messages:
                 self.dropped += 1
                 if not self._stalled:  # said once per connection: the count is in the stats
@@ -204,6 +134,25 @@ class MqttLink:
         except (RuntimeError, ValueError):
             self.dropped += 1
             return True
+
+    def _too_big(self, message: Message) -> bool:
+        """Under the lock: over the packet size the broker announced; said once, counted."""
+        problem = self._drops.too_big(message.topic, message.payload)
+        if problem is None:
+            return False
+        self.dropped += 1
+        if problem:
+            log.error("MQTT: not sent: %s", problem)
+        return True
+
+    def steady(self) -> None:
+        """From the caller's thread: once a connection holds after quick drops, reconnects
+        start from the shortest delay again."""
+        with self._lock:
+            settled = self.connected and self._drops.steady()
+        if settled:
+            self.client.reconnect_delay_set(1, self.cfg.reconnect_max_s)
+            log.info("MQTT: the connection to %s:%d holds again", self.cfg.host, self.cfg.port)
 
     def _publish_outbox(self) -> None:
         """Hand the outbox to paho, outside the lock; one thread at a time, in order."""
@@ -287,7 +236,9 @@ class MqttLink:
             )
             return
         self._link_down.clear()
+        limit = getattr(properties, "MaximumPacketSize", None)  # MQTT 5 only
         with self.batch() as out:  # published in this order once the lock is released
+            self._drops.connected(int(limit) if limit else None)
             self.connected = True
             # paho drops unsent QoS 0 packets on reconnect and sends QoS 1/2 ones again
             self._unsent = deque(item for item in self._unsent if item[1] > 0)
@@ -298,6 +249,9 @@ class MqttLink:
                 out.send(topic, payload, cfg.qos)
         for topic, qos in self._subscriptions:
             client.subscribe(topic, qos=qos)
+        if self._link == "dropping":  # in a series of drops: said once, when it began
+            log.debug("MQTT: connected to %s:%d again", cfg.host, cfg.port)
+            return
         self._report("connected", logging.INFO, "MQTT: connected to %s:%d", cfg.host, cfg.port)
 
     def _on_disconnect(
@@ -307,7 +261,12 @@ class MqttLink:
         cfg = self.cfg
         with self._lock:
             was_connected, self.connected = self.connected, False
-        if was_connected and not self._closing:
+            delay_s = self._drops.dropped() if was_connected else None
+        if delay_s is not None and not self._closing:
+            client.reconnect_delay_set(delay_s, cfg.reconnect_max_s)  # as for a refusal
+        if delay_s is not None and not self._closing and self._drops.explained():
+            self._quick_drop()
+        elif was_connected and not self._closing:
             self._report(
                 "disconnected",
                 logging.WARNING,
@@ -318,7 +277,7 @@ class MqttLink:
                 reason,
                 cfg.buffer_messages,
             )
-        elif not was_connected and not self._closing and not self._link.startswith("refused"):
+        elif not self._closing and not self._link.startswith(("refused", "dropping")):
             hint = (
                 "the broker's log says why"
                 if cfg.tls.enabled
@@ -332,6 +291,18 @@ class MqttLink:
                 cfg.port,
                 hint,
             )
+
+    def _quick_drop(self) -> None:
+        """Dropped right after being accepted, for a reason seen: said once, not each time."""
+        self._report(
+            "dropping",
+            logging.ERROR,
+            "MQTT: %s:%d drops the connection %s; retrying with backoff up to %d s",
+            self.cfg.host,
+            self.cfg.port,
+            self._drops.cause(),
+            self.cfg.reconnect_max_s,
+        )
 
     def _on_connect_fail(self, client: Any, userdata: Any) -> None:
         if self._link.startswith("unreachable"):

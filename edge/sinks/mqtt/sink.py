@@ -24,6 +24,7 @@ from typing import Any
 
 from edge.config.mqtt import MqttConfig
 from edge.pipeline.stats import PipelineStats
+from edge.sinks.mqtt.batch import Batch
 from edge.sinks.mqtt.const import (
     AVAILABILITY,
     CAMERA,
@@ -36,7 +37,7 @@ from edge.sinks.mqtt.const import (
     TOPIC_LEVELS,
 )
 from edge.sinks.mqtt.homeassistant import discovery_payload, discovery_topic
-from edge.sinks.mqtt.link import Batch, MqttLink
+from edge.sinks.mqtt.link import MqttLink
 from edge.sinks.mqtt.policy import (
     PublishPolicy,
     SensorPolicy,
@@ -144,6 +145,7 @@ class MqttSink:
     def tick(self, stats: PipelineStats) -> None:
         """Camera state on change; stats and the retained values every stats_interval_s."""
         now = time.monotonic()
+        self.link.steady()
         camera = camera_state(stats, now)
         due = now >= self._next_tick_s
         snapshot = stats.snapshot() if due else None  # outside the link's lock
