@@ -29,6 +29,7 @@ from edge.errors import ConfigError, EdgeError
 log = logging.getLogger("edge")
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+STOP_SIGNALS_BUT_INT = (signal.SIGTERM, signal.SIGQUIT, signal.SIGUSR2, signal.SIGALRM)
 
 
 def parse_bool(text: str) -> bool:
@@ -249,9 +250,8 @@ def main(argv: list[str] | None = None, stop: threading.Event | None = None) -> 
     stop = stop or threading.Event()
     args = build_parser().parse_args(argv)
     if args.command != "run":  # short commands: a stop request ends them as usual
-        for number in (signal.SIGTERM, signal.SIGQUIT, signal.SIGUSR2, signal.SIGALRM):
-            signal.signal(number, signal.SIG_DFL)
-        for number in (signal.SIGHUP, signal.SIGUSR1):  # no run to reopen or report on
+        # their defaults again: entry.py held them back while a `run` might come
+        for number in (*STOP_SIGNALS_BUT_INT, signal.SIGHUP, signal.SIGUSR1):
             signal.signal(number, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         if stop.is_set():
