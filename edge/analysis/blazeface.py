@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cv2
@@ -35,16 +34,6 @@ if TYPE_CHECKING:
 NUM_KEYPOINTS = 6  # right eye, left eye, nose tip, mouth, right ear tragion, left ear tragion
 NUM_COORDS = 4 + 2 * NUM_KEYPOINTS
 SCORE_CLIP = 100.0
-
-
-def detector_model_path(cfg: DetectorConfig) -> Path:
-    path = cfg.model_file
-    if not path.is_file():
-        raise ModelError(
-            f"{path}: face detector model not found (run ./setup.sh from the "
-            "project folder, or set detector.model_path)"
-        )
-    return path
 
 
 @dataclass(frozen=True)
@@ -188,7 +177,7 @@ class BlazeFaceDetector:
 
     def __init__(self, cfg: DetectorConfig, threads: int | None = 1) -> None:
         # one thread: 1.46 ms vs 1.65 ms with two on a 2-core x86 (short range, demo clip)
-        path = detector_model_path(cfg)
+        path = cfg.existing_model_file()
         self._interpreter: Any
         self._interpreter, _ = load_interpreter(path, threads)
         self.model_path = path

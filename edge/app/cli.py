@@ -13,6 +13,7 @@ from typing import Any
 
 from edge import __version__
 from edge.app.logs import setup_logging
+from edge.app.signals import RUN_REQUEST_SIGNALS, STOP_SIGNALS
 from edge.config import (
     DEFAULT_CONFIG,
     DEMO_SAMPLE,
@@ -29,7 +30,6 @@ from edge.errors import ConfigError, EdgeError
 log = logging.getLogger("edge")
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
-STOP_SIGNALS_BUT_INT = (signal.SIGTERM, signal.SIGQUIT, signal.SIGUSR2, signal.SIGALRM)
 
 
 def parse_bool(text: str) -> bool:
@@ -179,9 +179,7 @@ def check_runnable(config: Config, path: Path | None) -> None:
     model = config.classifier.model_path
     if not model.is_file():
         raise ConfigError(f"{path}: classifier.model: {model} does not exist")
-    detector = config.detector.model_file
-    if not detector.is_file():
-        raise ConfigError(f"{path}: detector: {detector} does not exist (set detector.model_path)")
+    config.detector.existing_model_file()
     resolve_source(config.source)  # a missing file or folder, as `run` says it
     if config.output.jsonl not in (None, "-", "auto"):
         require_writable(
@@ -251,9 +249,9 @@ def main(argv: list[str] | None = None, stop: threading.Event | None = None) -> 
     args = build_parser().parse_args(argv)
     if args.command != "run":  # short commands: a stop request ends them as usual
         # their defaults again: entry.py held them back while a `run` might come
-        for number in (*STOP_SIGNALS_BUT_INT, signal.SIGHUP, signal.SIGUSR1):
+        for number in (*STOP_SIGNALS, *RUN_REQUEST_SIGNALS):
             signal.signal(number, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # after the loop: Ctrl-C
         if stop.is_set():
             return EXIT_INTERRUPTED
     setup_logging("INFO")

@@ -12,6 +12,8 @@ from __future__ import annotations
 import signal
 import threading
 
+from edge.app.signals import RUN_REQUEST_SIGNALS, STOP_SIGNALS  # standard library only
+
 STOP = threading.Event()
 
 
@@ -20,9 +22,9 @@ def _note_stop(_signum: int, _frame: object) -> None:
 
 
 def main() -> int:
-    for number in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR2, signal.SIGALRM):
+    for number in STOP_SIGNALS:
         signal.signal(number, _note_stop)
-    for number in (signal.SIGHUP, signal.SIGUSR1):  # asks of a run that is not running yet
+    for number in RUN_REQUEST_SIGNALS:  # asks of a run that is not running yet
         signal.signal(number, signal.SIG_IGN)
     from edge.app.cli import main as cli_main
 

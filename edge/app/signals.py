@@ -17,14 +17,16 @@ import logging
 import signal
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from edge.pipeline.stats import PipelineStats
-from edge.pipeline.threads import log_stats
-from edge.sinks import Sink
+if TYPE_CHECKING:  # at run time only what the standard library has: entry.py imports this
+    from edge.pipeline.stats import PipelineStats
+    from edge.sinks import Sink
 
 log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGUSR2, signal.SIGALRM)
+RUN_REQUEST_SIGNALS = (signal.SIGHUP, signal.SIGUSR1)  # reopen the outputs, log the stats
 
 
 class SignalRequests:
@@ -62,6 +64,8 @@ class SignalRequests:
             for sink in self._sinks:
                 sink.reopen()
         if self._report.is_set():
+            from edge.pipeline.threads import log_stats  # loaded by the run by now
+
             self._report.clear()
             log_stats(stats)
 

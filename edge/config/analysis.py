@@ -10,6 +10,7 @@ from pydantic import Field, PrivateAttr
 from edge.analysis.model_meta import DEFAULT_MARGIN
 from edge.config.base import Section
 from edge.config.paths import resolve_app_path
+from edge.errors import ModelError
 
 FacePolicy = Literal["multiple_faces", "largest", "all"]
 FACE_POLICIES: tuple[FacePolicy, ...] = get_args(FacePolicy)
@@ -136,6 +137,17 @@ class DetectorConfig(Section):
     def model_file(self) -> Path:
         """The BlazeFace file to load: `model_path`, or the bundled model named by `model`."""
         return resolve_app_path(self.model_path or DETECTOR_MODELS[self.model])
+
+    def existing_model_file(self) -> Path:
+        """`model_file`, or ModelError saying how to get it (what `run` and `check-config`
+        both say when it is missing)."""
+        path = self.model_file
+        if not path.is_file():
+            raise ModelError(
+                f"{path}: face detector model not found (run ./setup.sh from the "
+                "project folder, or set detector.model_path)"
+            )
+        return path
 
 
 class ClassifierConfig(Section):

@@ -65,6 +65,12 @@ def _path_like(uri: str) -> bool:
     return uri.startswith(("/", "./", "../", "~")) or suffix in {*IMAGE_SUFFIXES, *VIDEO_SUFFIXES}
 
 
+def _is_pipeline(uri: str) -> bool:
+    """A GStreamer pipeline by the rules of `resolve_source` with `kind: auto`: a `!`, and
+    neither an existing path nor a name written as a file."""
+    return kind_from_text(uri) == "gstreamer" and not _is_path(uri) and not _path_like(uri)
+
+
 def resolve_source(cfg: SourceConfig) -> SourceSpec:
     """Decide what the configured `uri` is; raise SourceError for files that do not exist.
 
@@ -91,7 +97,7 @@ def resolve_source(cfg: SourceConfig) -> SourceSpec:
         if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
             return SourceSpec("images", str(path))
         return SourceSpec("video", str(path))
-    if by_text == "gstreamer" and not _path_like(uri):
+    if _is_pipeline(uri):
         return SourceSpec("gstreamer", target)
     if any(c in uri for c in GLOB_CHARACTERS):
         return SourceSpec("images", str(path))
@@ -114,7 +120,7 @@ def launch_args(pipeline: str, width: int, height: int) -> list[str]:
 
 def pipeline_problem(uri: str) -> str | None:
     """Why `uri`, if it is a GStreamer pipeline, cannot become gst-launch-1.0 arguments."""
-    if kind_from_text(uri) != "gstreamer" or _is_path(uri.strip()):
+    if not _is_pipeline(uri.strip()):
         return None
     try:
         launch_args(uri, 640, 480)

@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 STDOUT_FD = 1
 
 
+def _open_for_append(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+
 class JsonLinesSink:
     def __init__(self, target: str, on_reader_gone: Callable[[], None] | None = None) -> None:
         self.on_reader_gone = on_reader_gone
@@ -47,7 +51,7 @@ class JsonLinesSink:
             return
         path = require_writable(Path(target).expanduser(), "output.jsonl", "a writable file or '-'")
         try:
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self._fd = _open_for_append(path)
         except OSError as exc:
             raise ConfigError(
                 f"{path}: cannot open for writing ({exc.strerror}); "
@@ -63,7 +67,7 @@ class JsonLinesSink:
         if self._path is None:  # stdout: nothing to reopen
             return
         try:
-            fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = _open_for_append(self._path)
         except OSError as exc:  # the old file stays in use: nothing is lost
             log.warning("%s: cannot reopen (%s); writing on to the old file", self._path, exc)
             return

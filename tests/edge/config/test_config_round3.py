@@ -12,7 +12,7 @@ import pytest
 
 from edge.app.cli import check_runnable
 from edge.config import load_config
-from edge.errors import ConfigError, SourceError
+from edge.errors import ConfigError, ModelError, SourceError
 from tests.conftest import run_cli
 
 
@@ -74,8 +74,8 @@ def test_a_fifo_as_config_is_refused_without_waiting_for_a_writer(tmp_path):
         ("source:\n  uri: /no/such/clip.mp4\n", SourceError, r"/no/such/clip.mp4: no such file"),
         (
             "detector:\n  model_path: /no/such/face.tflite\n",
-            ConfigError,
-            r"detector: /no/such/face.tflite does not exist",
+            ModelError,
+            r"/no/such/face.tflite: face detector model not found \(run ./setup.sh from the project folder, or set detector.model_path\)",
         ),
     ],
 )

@@ -73,7 +73,9 @@ def test_pipelines_and_globs_when_no_such_path_exists(uri, kind):
     assert resolve_source(SourceConfig(uri=uri)).kind == kind
 
 
-@pytest.mark.parametrize("uri", ["/no/such/Hello!.png", "clips/wow!.mp4", "~/gone!/x.jpg"])
+@pytest.mark.parametrize(
+    "uri", ["/no/such/Hello!.png", "clips/wow!.mp4", "~/gone!/x.jpg", "/no/such/Bob's!.png"]
+)
 def test_a_missing_file_with_a_bang_is_a_missing_file_not_a_pipeline(uri):
     with pytest.raises(SourceError, match="no such file"):
         resolve_source(SourceConfig(uri=uri))
