@@ -23,9 +23,10 @@ from typing import Any
 
 from edge.config.mqtt import MqttConfig
 from edge.sinks.mqtt.batch import Batch, Message
-from edge.sinks.mqtt.client import diagnose_connect, make_client
+from edge.sinks.mqtt.client import connect_properties, make_client
 from edge.sinks.mqtt.const import OFFLINE
 from edge.sinks.mqtt.drops import DropWatch
+from edge.sinks.mqtt.linklog import LinkLog
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,6 @@ class MqttLink:
         self.connected = False
         self.dropped = 0  # messages lost: broker away longer than the backlog, or too slow
         self.published = 0
-        self.callback_errors = 0
         self._on_online = on_online  # composes the on-connect set into a Batch, under the lock
         self._backlog: deque[tuple[str, str]] = deque(maxlen=cfg.buffer_messages)
         self._unsent: deque[tuple[Any, int]] = deque()  # (MQTTMessageInfo, qos) not yet sent
@@ -63,26 +63,32 @@ class MqttLink:
         self._publishing = False  # a thread is handing the outbox to paho
         self._subscriptions: list[tuple[str, int]] = []
         self._stalled = False  # the surplus warning was given on this connection
-        self._link = "starting"  # last reported link state: one log line per change
         self._drops = DropWatch(cfg.reconnect_max_s)
         self._closing = False
         self._link_down = threading.Event()  # no connection: set until a CONNACK accepts us
         self._link_down.set()
         self._mqtt, client = make_client(cfg, password, client_id)
+        self.said = LinkLog(cfg, self._mqtt.MQTT_LOG_ERR)
         client.will_set(will_topic, OFFLINE, qos=1, retain=True)
         # an exception in one of our callbacks would end paho's network thread for good,
         # and MQTT with it, silently: paho reports it through on_log instead, and goes on
         client.suppress_exceptions = True
-        client.on_log = self._on_paho_log
+        client.on_log = self.said.paho_said
         client.reconnect_delay_set(1, cfg.reconnect_max_s)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_connect_fail = self._on_connect_fail
         client.on_message = on_message
+        client.on_oversize = self.said.oversize
         self.client = client
 
     def start(self) -> None:
-        self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
+        self.client.connect_async(
+            self.cfg.host,
+            self.cfg.port,
+            keepalive=self.cfg.keepalive_s,
+            properties=connect_properties(self.cfg),
+        )
         self.client.loop_start()
 
     def subscribe_on_connect(self, topic: str, qos: int) -> None:
@@ -207,11 +213,6 @@ class MqttLink:
             self._outbox.clear()
 
     # -- paho's network thread -----------------------------------------------------------
-    def _report(self, link: str, level: int, message: str, *args: Any) -> None:
-        if link != self._link:
-            self._link = link
-            log.log(level, message, *args)
-
     def _on_connect(
         self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
@@ -219,21 +220,7 @@ class MqttLink:
         if reason.is_failure:
             with self._lock:
                 self.connected = False
-            text = str(reason).lower()
-            hint = (
-                "check mqtt.username and the password"
-                if "auth" in text or "password" in text
-                else "check the broker's log"
-            )
-            self._report(
-                f"refused {reason}",
-                logging.ERROR,
-                "MQTT broker %s:%d refused the connection: %s (%s); retrying",
-                cfg.host,
-                cfg.port,
-                reason,
-                hint,
-            )
+            self.said.refused(reason)
             return
         self._link_down.clear()
         limit = getattr(properties, "MaximumPacketSize", None)  # MQTT 5 only
@@ -249,10 +236,7 @@ class MqttLink:
                 out.send(topic, payload, cfg.qos)
         for topic, qos in self._subscriptions:
             client.subscribe(topic, qos=qos)
-        if self._link == "dropping":  # in a series of drops: said once, when it began
-            log.debug("MQTT: connected to %s:%d again", cfg.host, cfg.port)
-            return
-        self._report("connected", logging.INFO, "MQTT: connected to %s:%d", cfg.host, cfg.port)
+        self.said.connected()
 
     def _on_disconnect(
         self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
@@ -262,68 +246,16 @@ class MqttLink:
         with self._lock:
             was_connected, self.connected = self.connected, False
             delay_s = self._drops.dropped() if was_connected else None
-        if delay_s is not None and not self._closing:
+        if self._closing:
+            return
+        if delay_s is not None:
             client.reconnect_delay_set(delay_s, cfg.reconnect_max_s)  # as for a refusal
-        if delay_s is not None and not self._closing and self._drops.explained():
-            self._quick_drop()
-        elif was_connected and not self._closing:
-            self._report(
-                "disconnected",
-                logging.WARNING,
-                "MQTT: lost the broker %s:%d (%s); results are kept (newest %d) and "
-                "publishing resumes on reconnect",
-                cfg.host,
-                cfg.port,
-                reason,
-                cfg.buffer_messages,
-            )
-        elif not self._closing and not self._link.startswith(("refused", "dropping")):
-            hint = (
-                "the broker's log says why"
-                if cfg.tls.enabled
-                else "a TLS port? then set mqtt.tls.enabled: true; else the broker's log says why"
-            )
-            self._report(
-                "closed early",
-                logging.ERROR,
-                "MQTT: %s:%d closed the connection without answering (%s); retrying",
-                cfg.host,
-                cfg.port,
-                hint,
-            )
-
-    def _quick_drop(self) -> None:
-        """Dropped right after being accepted, for a reason seen: said once, not each time."""
-        self._report(
-            "dropping",
-            logging.ERROR,
-            "MQTT: %s:%d drops the connection %s; retrying with backoff up to %d s",
-            self.cfg.host,
-            self.cfg.port,
-            self._drops.cause(),
-            self.cfg.reconnect_max_s,
-        )
+        if delay_s is not None and self._drops.explained():
+            self.said.dropping(self._drops.cause())
+        elif was_connected:
+            self.said.lost(reason)
+        else:
+            self.said.closed_early()
 
     def _on_connect_fail(self, client: Any, userdata: Any) -> None:
-        if self._link.startswith("unreachable"):
-            return  # already said; do not probe the broker on every retry
-        self._report(
-            "unreachable",
-            logging.ERROR,
-            "MQTT: cannot connect to %s:%d: %s; retrying with backoff up to %d s",
-            self.cfg.host,
-            self.cfg.port,
-            diagnose_connect(self.cfg),
-            self.cfg.reconnect_max_s,
-        )
-
-    def _on_paho_log(self, client: Any, userdata: Any, level: int, text: str) -> None:
-        # only a failing callback of ours; protocol errors (a port that is no broker) are
-        # reported by the connection-state lines already
-        if level != self._mqtt.MQTT_LOG_ERR or not text.startswith("Caught exception"):
-            return
-        self.callback_errors += 1
-        if self.callback_errors == 1:  # then counted; DEBUG shows each one
-            log.error("MQTT: %s (going on; later ones are counted)", text)
-        else:
-            log.debug("MQTT: %s", text)
+        self.said.unreachable()

@@ -20,6 +20,7 @@ from edge.config import load_config
 from edge.config.mqtt import MqttConfig
 from edge.errors import ConfigError
 from edge.pipeline.stats import PipelineStats
+from edge.sinks.mqtt.client import why_closed_early
 from edge.sinks.mqtt.policy import PublishPolicy, cpu_temperature_c
 from edge.sinks.mqtt.sink import MqttSink
 from edge.types import Decision, Detection, FaceResult, Result, Timings
@@ -396,7 +397,7 @@ def test_wrong_ca_is_one_error_and_right_ca_connects(tmp_path, caplog):
         (  # a plain client on a TLS port: the broker hangs up without a CONNACK
             "IP:127.0.0.1",
             {"enabled": False},
-            "closed the connection without answering (a TLS port? then set mqtt.tls.enabled",
+            "did not answer our connection (the port speaks TLS: set mqtt.tls.enabled: true)",
             {"enabled": True},
         ),
         (  # the right CA, but the certificate names another host
@@ -613,9 +614,52 @@ def test_a_port_that_is_no_broker_is_one_error_and_what_waited_is_counted(caplog
         server.close()
         thread.join(5)
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1 and "closed the connection without answering" in errors[0], errors
+    assert len(errors) == 1 and "what answers on this port is no MQTT broker" in errors[0], errors
+    assert "TLS" not in errors[0]
     assert sink.dropped == 5 and sink.published == 0
     assert any("5 not delivered" in r.getMessage() for r in caplog.records)
+
+
+def test_a_frozen_broker_is_called_frozen_not_a_tls_port(caplog):
+    # it takes the connection and never says a word: paho gives up after the keepalive, and
+    # the hint used to be "a TLS port?"
+    server = socket.create_server(("127.0.0.1", 0))
+    taken: list[socket.socket] = []
+    stop = threading.Event()
+
+    def take_and_keep_quiet() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                taken.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=take_and_keep_quiet, daemon=True)
+    thread.start()
+    caplog.set_level(logging.INFO, logger="edge.sinks")
+    cfg = MqttConfig(
+        host="127.0.0.1", port=server.getsockname()[1], device_id="frozen", keepalive_s=5
+    )
+    sink = sink_for(cfg)
+    try:
+        assert wait_until(lambda: any(r.levelno >= logging.ERROR for r in caplog.records), 30)
+    finally:
+        sink.close()
+        stop.set()
+        thread.join(5)
+        server.close()
+        for conn in taken:
+            conn.close()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "accepts connections but sends nothing" in errors[0], errors
+    assert "TLS" not in errors[0]
+
+
+def test_a_plain_broker_that_hangs_up_is_not_taken_for_a_tls_port(broker):
+    # what the probe behind the hint makes of a real Mosquitto's plain port
+    hint = why_closed_early(MqttConfig(host="127.0.0.1", port=broker.port, device_id="p"))
+    assert hint == "the broker's log says why"
 
 
 def test_an_error_in_a_callback_does_not_end_mqtt(broker, caplog, monkeypatch):
@@ -637,7 +681,7 @@ def test_an_error_in_a_callback_does_not_end_mqtt(broker, caplog, monkeypatch):
     try:
         assert wait_until(lambda: sub.payloads("homeassistant/device/cb/config"), 10)
         sub.client.publish("homeassistant/status", "online", qos=1)
-        assert wait_until(lambda: sink.link.callback_errors == 1, 10)
+        assert wait_until(lambda: sink.link.said.callback_errors == 1, 10)
         # paho's thread still reads: the next "online" reaches on_message (and is skipped)
         sub.client.publish("homeassistant/status", "online", qos=1)
         assert wait_until(lambda: sink.reannounce_skipped == 1, 10), "paho's thread is gone"
