@@ -30,6 +30,14 @@ class SourceSpec:
 
 
 GLOB_CHARACTERS = "*?["
+MAX_CAMERA_INDEX = 255  # Linux numbers video devices /dev/video0 to /dev/video255
+
+
+def is_camera_index(uri: str) -> bool:
+    """Written as a camera number: ASCII digits only (`"²".isdigit()` is true, too)."""
+    return uri.isascii() and uri.isdigit()
+
+
 VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".ts"})
 
 
@@ -38,7 +46,7 @@ def kind_from_text(uri: str) -> SourceKind | None:
     uri = uri.strip()
     if uri == "picamera2":
         return "picamera2"
-    if uri.isdigit() or uri.startswith("/dev/video"):
+    if is_camera_index(uri) or uri.startswith("/dev/video"):
         return "camera"
     if "://" in uri:
         return "stream"
@@ -79,7 +87,7 @@ def resolve_source(cfg: SourceConfig) -> SourceSpec:
     pipeline (a `!`) or a glob (`*`, `?`, `[`); anything else is a missing file.
     """
     uri = cfg.uri.strip()
-    target: str | int = int(uri) if uri.isdigit() else uri
+    target: str | int = int(uri) if is_camera_index(uri) else uri
     if cfg.kind == "picamera2":
         return SourceSpec("picamera2", uri)
     by_text = kind_from_text(uri)
@@ -107,13 +115,33 @@ def resolve_source(cfg: SourceConfig) -> SourceSpec:
     )
 
 
-def launch_args(pipeline: str, width: int, height: int) -> list[str]:
-    """gst-launch-1.0 arguments: the user's pipeline, ending in raw BGR frames on stdout."""
+# sources that make frames as fast as they are taken, not at a camera's rate
+NON_LIVE_ELEMENTS = frozenset({"filesrc", "multifilesrc", "giosrc", "videotestsrc", "imagefreeze"})
+URI_ELEMENTS = frozenset({"uridecodebin", "uridecodebin3", "urisourcebin", "playbin", "playbin3"})
+
+
+def pipeline_is_live(pipeline: str) -> bool:
+    """Whether the pipeline's first element is a camera or stream (the default) rather than
+    a file or test pattern, which GStreamer plays as fast as it is read unless it syncs."""
+    words = pipeline.split("!", 1)[0].split()
+    if not words:
+        return True
+    element, properties = words[0], " ".join(words[1:]).replace(" ", "")
+    if element in URI_ELEMENTS:
+        return "uri=file:" not in properties and 'uri="file:' not in properties
+    return element not in NON_LIVE_ELEMENTS or "is-live=true" in properties.lower()
+
+
+def launch_args(pipeline: str, width: int, height: int, sync: bool = False) -> list[str]:
+    """gst-launch-1.0 arguments: the user's pipeline, ending in raw BGR frames on stdout.
+
+    `sync`: the sink waits for each frame's time, so a file plays at its own rate.
+    """
     # an OpenCV-style pipeline ends in appsink; ours ends in fdsink instead
     body = re.sub(r"!\s*appsink\b.*$", "", pipeline.strip()).strip().rstrip("!").strip()
     tail = (
         f"! videoconvert ! videoscale ! video/x-raw,format=BGR,width={width},"
-        f"height={height} ! fdsink fd=1 sync=false"
+        f"height={height} ! fdsink fd=1 sync={'true' if sync else 'false'}"
     )
     return ["gst-launch-1.0", "-q", *shlex.split(f"{body} {tail}")]
 
@@ -178,6 +206,11 @@ class SourceConfig(Section):
         )
         if problem:
             raise ValueError(problem)
+        if is_camera_index(uri.strip()) and int(uri) > MAX_CAMERA_INDEX:
+            raise ValueError(
+                f"camera {uri.strip()} cannot exist: cameras are numbered 0 to "
+                f"{MAX_CAMERA_INDEX} (ls /dev/video* lists them)"
+            )
         return uri
 
     @model_validator(mode="after")

@@ -258,6 +258,12 @@ DEADLINE_S = 20  # the billion laughs ran past 60 s
             ["source.uri: the GStreamer pipeline cannot be split", "close the quote"],
             id="gstreamer-unbalanced-quote",
         ),
+        pytest.param(  # used to reach cv2.VideoCapture and print OpenCV's traceback
+            "source:\n  uri: '99999999999999999999'\n",
+            2,
+            ["source.uri: camera 99999999999999999999 cannot exist", "ls /dev/video*"],
+            id="camera-index-too-large",
+        ),
     ],
 )
 def test_hostile_config_is_one_line_in_bounded_time_and_memory(

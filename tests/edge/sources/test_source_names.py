@@ -73,6 +73,15 @@ def test_pipelines_and_globs_when_no_such_path_exists(uri, kind):
     assert resolve_source(SourceConfig(uri=uri)).kind == kind
 
 
+def test_only_ascii_digits_are_a_camera_number(tmp_path):
+    # "²".isdigit() is true, and int("²") fails: it used to end in a traceback
+    assert resolve_source(SourceConfig(uri="255")).target == 255
+    with pytest.raises(SourceError, match="no such file"):
+        resolve_source(SourceConfig(uri="²"))
+    (tmp_path / "²").write_bytes(b"")  # a file of that name is a file
+    assert resolve_source(SourceConfig(uri=str(tmp_path / "²"))).kind == "video"
+
+
 @pytest.mark.parametrize(
     "uri", ["/no/such/Hello!.png", "clips/wow!.mp4", "~/gone!/x.jpg", "/no/such/Bob's!.png"]
 )
