@@ -48,9 +48,19 @@ def redact_credentials(text: str) -> str:
     return _SECRET_QUERY.sub(r"\1***", _URL_USERINFO.sub(userinfo, text))
 
 
+def valid_unicode(text: str) -> str:
+    """`text` with the bytes of a non-UTF-8 file name (lone surrogates in Python) as \\xNN,
+    as `ls -b` shows them: JSON readers and MQTT clients refuse lone surrogates."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that came from elsewhere than a file name
+        raw = text.encode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace")
+
+
 def printable(text: str) -> str:
     """`text` with control characters escaped, so a file name cannot forge a log line."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in valid_unicode(text))
 
 
 def first_line(exc: BaseException) -> str:

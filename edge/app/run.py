@@ -21,6 +21,7 @@ from edge.app.outfile import require_writable
 from edge.app.summary import build_summary, print_summary
 from edge.config import Config
 from edge.display import camera_preview, open_viewer
+from edge.errors import valid_unicode
 from edge.pipeline.live import LiveState
 from edge.pipeline.service import ServiceNotifier
 from edge.pipeline.stats import PipelineStats
@@ -205,7 +206,7 @@ def build_run_summary(
             "interpreter": classifier.backend,
             "threads": classifier.threads,
             "detector": config.detector.model,
-            "source": parts.source.description,
+            "source": valid_unicode(parts.source.description),
             "classifier_calls": parts.analyzer.classifier_calls,
             "reuse": reuse_state(config.reuse.enabled, classifier.multiply_adds_per_face),
             "results_not_written": sum(sink.not_written for sink in parts.outputs.sinks),

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from edge.errors import valid_unicode
 from edge.types import FaceResult, Result
 
 SCHEMA_VERSION = 2  # 2: emotion is the reported (decided) label; 1 had the frame's top-1
@@ -57,5 +58,5 @@ def result_to_dict(result: Result) -> dict[str, Any]:
             "total": round(t.total_ms, 2),
         },
         "model": result.model_name,
-        "file": result.source_file,
+        "file": None if result.source_file is None else valid_unicode(result.source_file),
     }

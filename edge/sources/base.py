@@ -8,6 +8,8 @@ and pacing are `edge.sources.feed`'s job.
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Protocol
 
 import cv2
@@ -35,6 +37,19 @@ class Source(Protocol):
     def read(self) -> np.ndarray: ...
 
     def close(self) -> None: ...
+
+
+def quiet_opencv() -> None:
+    """Keep OpenCV's, FFmpeg's and libtiff's own stderr lines out of the log unless DEBUG.
+
+    They repeat what our lines say (a stream timeout, "Connection to tcp://... failed" on
+    each reconnect, a TIFF's unknown tag) in their own format. FFmpeg reads its level when
+    OpenCV first uses it, so this runs before the first capture or decode.
+    """
+    if logging.getLogger().isEnabledFor(logging.DEBUG):
+        return
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 
 def as_bgr(image: np.ndarray) -> np.ndarray:

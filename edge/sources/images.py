@@ -16,7 +16,7 @@ import numpy as np
 from edge import MAX_IMAGE_PIXELS
 from edge.config.source import IMAGE_SUFFIXES, SourceSpec
 from edge.errors import SourceError, first_line, printable
-from edge.sources.base import EndOfStream, as_bgr
+from edge.sources.base import EndOfStream, as_bgr, quiet_opencv
 
 if TYPE_CHECKING:
     from edge.config import SourceConfig
@@ -45,6 +45,7 @@ class ImageSource:
         self._next = 0
 
     def open(self) -> None:
+        quiet_opencv()
         path = Path(self.pattern)
         if path.is_dir():
             paths = [str(p) for p in sorted(path.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]

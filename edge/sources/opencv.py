@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import TYPE_CHECKING
 
 import cv2
@@ -11,7 +10,7 @@ import numpy as np
 
 from edge.config.source import SourceSpec
 from edge.errors import SourceError, redact_credentials
-from edge.sources.base import EndOfStream, SourceUnavailable, as_bgr
+from edge.sources.base import EndOfStream, SourceUnavailable, as_bgr, quiet_opencv
 
 if TYPE_CHECKING:
     from edge.config import SourceConfig
@@ -41,12 +40,7 @@ class OpenCVSource:
 
     def open(self) -> None:
         target = self.spec.target
-        if not logging.getLogger().isEnabledFor(logging.DEBUG):
-            # OpenCV and FFmpeg print their own lines on stderr (stream timeouts, "Connection
-            # to tcp://... failed" on every reconnect); ours say enough. FFmpeg's level is
-            # read when OpenCV first uses it, so it is set before the first capture.
-            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-            os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+        quiet_opencv()
         if self.spec.kind == "stream":
             params = [
                 cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,

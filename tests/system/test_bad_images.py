@@ -114,6 +114,57 @@ def test_a_bad_item_is_skipped_and_the_good_images_are_kept(case, tmp_path, astr
     assert "images skipped: 1" in proc.stderr
 
 
+def tiff_with_private_tag(path: Path, image_bgr: np.ndarray) -> None:
+    """An uncompressed RGB TIFF carrying a tag libtiff does not know (cameras and scanners
+    write such tags): OpenCV decodes it, and libtiff warns about the tag on stderr."""
+    height, width = image_bgr.shape[:2]
+    pixels = np.ascontiguousarray(image_bgr[:, :, ::-1]).tobytes()
+    note = b"scanner note\x00"
+    entries = [  # (tag, type: 2 ASCII, 3 SHORT, 4 LONG, count, value or offset)
+        (256, 4, 1, width),
+        (257, 4, 1, height),
+        (258, 3, 3, None),  # bits per sample: 8, 8, 8, stored after the IFD
+        (259, 3, 1, 1),  # no compression
+        (262, 3, 1, 2),  # RGB
+        (273, 4, 1, None),  # where the pixels start
+        (277, 3, 1, 3),
+        (278, 4, 1, height),
+        (279, 4, 1, len(pixels)),
+        (65000, 2, len(note), None),
+    ]
+    bits_at = 8 + 2 + 12 * len(entries) + 4
+    note_at, pixels_at = bits_at + 6, bits_at + 6 + len(note)
+    offsets = {258: bits_at, 273: pixels_at, 65000: note_at}
+    ifd = struct.pack("<H", len(entries))
+    for tag, kind, count, value in entries:
+        value = offsets[tag] if value is None else value
+        packed = struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value)
+        ifd += struct.pack("<HHI", tag, kind, count) + packed
+    body = ifd + struct.pack("<I", 0) + struct.pack("<3H", 8, 8, 8) + note + pixels
+    path.write_bytes(b"II*\x00" + struct.pack("<I", 8) + body)
+
+
+def test_odd_but_good_images_are_read_quietly_and_named_in_valid_json(tmp_path, astronaut_bgr):
+    # libtiff's warning used to leak onto stderr in OpenCV's own format; a file name that is
+    # not UTF-8 became a lone surrogate ("\udce9") in the JSON, which strict readers refuse
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    tiff_with_private_tag(folder / "a.tif", astronaut_bgr)
+    assert cv2.imread(str(folder / "a.tif")) is not None
+    cv2.imwrite(str(folder / "b.png"), astronaut_bgr)
+    os.rename(bytes(folder / "b.png"), bytes(folder) + b"/caf\xe9.png")
+
+    proc, results = run_on(folder, tmp_path)
+
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [r["status"] for r in results] == ["ok", "ok"]
+    assert "TIFF" not in proc.stderr and "WARN" not in proc.stderr, proc.stderr
+    raw = (tmp_path / "results.jsonl").read_bytes()
+    raw.decode("utf-8")  # strict
+    assert b"\\udc" not in raw
+    assert sorted(Path(r["file"]).name for r in results) == ["a.tif", "caf\\xe9.png"]
+
+
 def test_nothing_usable_is_an_error(tmp_path: Path):
     empty = tmp_path / "only.jpg"
     empty.write_bytes(b"")
