@@ -177,6 +177,13 @@ class SourceConfig(Section):
     width: int | None = Field(default=None, ge=16, le=7680, description="requested camera width")
     height: int | None = Field(default=None, ge=16, le=4320, description="requested height")
     fps: float | None = Field(default=None, gt=0, le=240, description="requested camera fps")
+    max_pixels: int = Field(
+        default=3840 * 2160,
+        ge=64 * 64,
+        le=120_000_000,
+        description="larger frames or images (an 8K stream, a 50 MP photo) are downscaled to "
+        "this many pixels at capture, keeping their shape, so memory stays bounded; 4K passes",
+    )
     loop: bool = Field(default=False, description="restart a video file at its end")
     realtime: bool = Field(
         default=True,

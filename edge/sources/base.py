@@ -52,6 +52,16 @@ def quiet_opencv() -> None:
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 
+def shrunk_to(image: np.ndarray, max_pixels: int) -> np.ndarray:
+    """`image` itself when it has at most `max_pixels`, else downscaled to fit, same shape."""
+    height, width = image.shape[:2]
+    if height * width <= max_pixels:
+        return image
+    scale = (max_pixels / (height * width)) ** 0.5
+    size_wh = (max(1, int(width * scale)), max(1, int(height * scale)))
+    return cv2.resize(image, size_wh, interpolation=cv2.INTER_AREA)
+
+
 def as_bgr(image: np.ndarray) -> np.ndarray:
     """Three-channel BGR from a grey or BGRA image, as every stage after capture expects."""
     if image.ndim == 2:

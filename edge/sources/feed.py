@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from edge.sources.base import Source, SourceUnavailable
+from edge.sources.base import Source, SourceUnavailable, shrunk_to
 from edge.types import SourceState
 
 if TYPE_CHECKING:
@@ -72,10 +72,11 @@ class FeedPolicy:
     realtime: bool = True  # pace files to their frame rate (else as fast as taken)
     reconnect_initial_s: float = 1.0
     reconnect_max_s: float = 30.0
+    max_pixels: int = 3840 * 2160  # larger frames are downscaled once, at capture
 
     @classmethod
     def from_config(cls, cfg: SourceConfig) -> FeedPolicy:
-        return cls(cfg.realtime, cfg.reconnect_initial_s, cfg.reconnect_max_s)
+        return cls(cfg.realtime, cfg.reconnect_initial_s, cfg.reconnect_max_s, cfg.max_pixels)
 
 
 class SourceWatch(Protocol):
@@ -118,6 +119,7 @@ class ReconnectingSource:
         self._lost_since_s: float | None = None
         self._frames_read = 0
         self.media_time_s: float | None = None  # of the last frame: its time in the file
+        self.downscaled = 0  # frames over policy.max_pixels, made smaller
 
     def read(self) -> np.ndarray | None:
         """The next frame; None when a wait was cut short by a stop.
@@ -144,7 +146,22 @@ class ReconnectingSource:
                 self._came_through()
             self._frames_read += 1
             self.media_time_s = self._media_time_s()
-            return image
+            return self._bounded(image)
+
+    def _bounded(self, image: np.ndarray) -> np.ndarray:
+        shrunk = shrunk_to(image, self.policy.max_pixels)
+        if shrunk is not image:
+            said, self.downscaled = self.downscaled, self.downscaled + 1
+            (log.debug if said else log.info)(  # once a run: not a line per frame
+                "%s: a %dx%d frame is over source.max_pixels (%d): downscaled to %dx%d",
+                self.description,
+                image.shape[1],
+                image.shape[0],
+                self.policy.max_pixels,
+                shrunk.shape[1],
+                shrunk.shape[0],
+            )
+        return shrunk
 
     def _media_time_s(self) -> float | None:
         """Where the last frame sits in its file: a file's answers then do not depend on how

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from edge.sources import EndOfStream, FeedPolicy, ReconnectingSource, SourceUnavailable
+from edge.sources.base import shrunk_to
 from edge.sources.feed import IMAGE_GAP_S, Backoff, Pacer
 
 IMAGE = np.zeros((4, 4, 3), np.uint8)
@@ -193,3 +194,32 @@ def test_each_frame_carries_its_time_in_the_file(live, fps, expected):
         assert feed.read() is IMAGE
         times.append(feed.media_time_s)
     assert times == (expected if None in expected else pytest.approx(expected))
+
+
+def test_frames_over_max_pixels_are_downscaled_once_at_capture_and_said_once(caplog):
+    # an 8K stream or a 50 MP photo used to travel whole through every stage (450-690 MB)
+    big = np.random.default_rng(1).integers(0, 255, (4320, 7680, 3), np.uint8)
+    small = np.zeros((480, 640, 3), np.uint8)
+    frames = deque([big, big, small])
+
+    class Sized(ScriptedSource):
+        def read(self) -> np.ndarray:
+            self._next("read")
+            return frames.popleft()
+
+    caplog.set_level(logging.DEBUG, logger="edge.sources.feed")
+    feed, _ = feed_for(Sized(["ok"] * 4, live=True), Clock(), FeedPolicy(max_pixels=3840 * 2160))
+    shapes = [feed.read().shape for _ in range(3)]
+    assert shapes == [(2160, 3840, 3), (2160, 3840, 3), (480, 640, 3)]
+    assert feed.downscaled == 2
+    said = [r for r in caplog.records if "over source.max_pixels" in r.getMessage()]
+    assert [r.levelno for r in said] == [logging.INFO, logging.DEBUG]  # not a line a frame
+    assert "7680x4320" in said[0].getMessage() and "3840x2160" in said[0].getMessage()
+
+
+def test_the_shape_is_kept_and_a_small_frame_is_the_same_array():
+    odd = np.zeros((1000, 3000, 3), np.uint8)  # 3:1, over 2 MP
+    shrunk = shrunk_to(odd, 1_000_000)
+    height, width = shrunk.shape[:2]
+    assert height * width <= 1_000_000 and abs(width / height - 3.0) < 0.01
+    assert shrunk_to(IMAGE, 1_000_000) is IMAGE
