@@ -7,6 +7,7 @@ when the config asks for the DRM preview; `open_viewer()` then opens the display
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -14,14 +15,15 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from edge.config.view import DisplayConfig
 from edge.display.common import DisplayUnavailable, has_desktop
 from edge.display.overlay import draw_overlay
-from edge.pipeline.stats import PipelineStats
+from edge.errors import first_line
 from edge.types import Frame, Result
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the window's own process imports this package: no config models there
+    from edge.config.view import DisplayConfig
     from edge.display.drm import CameraPreview, DrmViewer
+    from edge.pipeline.stats import PipelineStats
 
 log = logging.getLogger(__name__)
 
@@ -41,24 +43,41 @@ class Screen(Protocol):
 
 
 class DisplayViewer:
-    """Draws the newest result on every captured frame and puts it on a screen."""
+    """Draws the newest result on every captured frame and puts it on a screen.
+
+    A screen that fails mid-run (a framebuffer device gone, its geometry unreadable) costs
+    the display, not the run: one warning line, the screen is closed, nothing more is shown.
+    """
 
     def __init__(self, screen: Screen, stats: PipelineStats) -> None:
         self.screen = screen
         self.stats = stats
         self.description = screen.description
+        self.failed: str | None = None  # why the screen was given up, once it was
 
     def show(self, frame: Frame, result: Result | None) -> None:
+        if self.failed is not None:
+            return
         snap = self.stats.snapshot()
         inference = result.timings.inference_ms if result and result.faces else None
-        self.screen.show_image(
-            draw_overlay(
-                frame.image_bgr,
-                result,
-                snap.processed_fps,
-                inference or snap.inference_ms_mean or None,
+        try:
+            self.screen.show_image(
+                draw_overlay(
+                    frame.image_bgr,
+                    result,
+                    snap.processed_fps,
+                    inference or snap.inference_ms_mean or None,
+                )
             )
-        )
+        except Exception as exc:
+            self.failed = first_line(exc)
+            log.warning(
+                "%s: the display failed (%s); going on without a display",
+                self.description,
+                self.failed,
+            )
+            with contextlib.suppress(Exception):
+                self.screen.close()
 
     def close(self) -> None:
         self.screen.close()
