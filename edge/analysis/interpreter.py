@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.app.logs import quiet_native_stderr
+from edge.app.memory import memory_hint
 from edge.errors import DependencyError, ModelError, first_line
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def interpreter_class() -> tuple[Any, str]:
             log.warning("%s; using %s", failures[0], package)
         return cls, package
     if failures:  # the real reason, not "not found": memory, a damaged install
-        raise DependencyError(f"{failures[0]}: free some memory, or reinstall it with ./setup.sh")
+        raise DependencyError(f"{failures[0]}: {memory_hint()}, or reinstall it with ./setup.sh")
     raise DependencyError(
         "no TFLite interpreter found: run ./setup.sh (installs ai-edge-litert), "
         "or pip install ai-edge-litert"
@@ -74,9 +75,18 @@ def load_interpreter(model_path: Path, threads: int | None) -> tuple[Any, str]:
     try:
         with quiet_native_stderr():
             interpreter = cls(model_path=str(model_path), num_threads=threads)
-            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         reason = first_line(exc)
         raise ModelError(f"{model_path}: not a valid TFLite model ({reason})") from exc
+    try:
+        with quiet_native_stderr():
+            interpreter.allocate_tensors()
+    except (ValueError, RuntimeError, MemoryError) as exc:
+        # the file parsed as a model: what fails now is preparing its graph, which an
+        # operation LiteRT lacks or a shortage of memory (XNNPack "failed to prepare") causes
+        raise ModelError(
+            f"{model_path}: the model cannot be prepared ({first_line(exc)}): "
+            f"if it runs elsewhere, memory is short here: {memory_hint()}"
+        ) from exc
     log.debug("loaded %s with %s, %s threads", model_path, package, threads)
     return interpreter, package

@@ -13,6 +13,7 @@ from typing import Any
 
 from edge import __version__
 from edge.app.logs import setup_logging
+from edge.app.memory import load_runtime
 from edge.app.signals import RUN_REQUEST_SIGNALS, STOP_SIGNALS
 from edge.config import (
     DEFAULT_CONFIG,
@@ -190,7 +191,6 @@ def check_runnable(config: Config, path: Path | None) -> None:
 
 
 def cmd_run(args: argparse.Namespace, stop: threading.Event) -> int:
-    from edge.app.run import run_pipeline  # heavy imports (cv2, LiteRT) only for `run`
     from edge.app.signals import SignalRequests
 
     if args.max_frames is not None and args.max_frames < 1:
@@ -200,13 +200,15 @@ def cmd_run(args: argparse.Namespace, stop: threading.Event) -> int:
         )
     config = config_from_args(args)
     setup_logging(config.logging.level)
+    run = load_runtime("edge.app.run")  # heavy imports (cv2, LiteRT) only for `run`
     signals = SignalRequests(stop)
     signals.install()
     if stop.is_set():
         log.info("stop requested while starting")
-    return run_pipeline(
+    code: int = run.run_pipeline(
         config, stop, max_frames=args.max_frames, summary_json=args.summary_json, signals=signals
     )
+    return code
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -233,12 +235,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
-    from edge.app.snapshot import write_snapshot
-
     overrides = {"source.uri": args.source} if args.source else {}
     config = load_config(_config_path(args.config), overrides, {"source.uri": "--source"})
     setup_logging(config.logging.level)
-    status = write_snapshot(config, args.out)
+    status = load_runtime("edge.app.snapshot").write_snapshot(config, args.out)
     print(f"{args.out}: {status}")
     return EXIT_OK
 
