@@ -145,6 +145,9 @@ class Result:
     smoothed_scores: Mapping[str, float] = field(default_factory=dict)  # what it is based on
     model_name: str = ""
     source_file: str | None = None
+    # how long ago (in the frame's own time) a face last fed the reported emotion: 0 when
+    # this frame did; above 0 while it is held after the face left; None without one
+    decision_age_s: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "smoothed_scores", MappingProxyType(dict(self.smoothed_scores)))
@@ -156,3 +159,11 @@ class Result:
     @property
     def primary_face(self) -> FaceResult | None:
         return largest_face(self.faces)
+
+    @property
+    def held_label(self) -> str | None:
+        """The reported emotion when it is not current (no face, several faces now): what
+        views show as "last seen N s ago", never as the frame's emotion."""
+        if self.decision.label is None or self.decision_age_s in (None, 0.0):
+            return None
+        return self.decision.label

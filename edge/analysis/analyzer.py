@@ -79,6 +79,7 @@ class FrameAnalyzer:
         self.decider = LabelDecider(smoothing)
         self.tracks = FaceTracks(reuse or ReuseConfig(enabled=False))
         self.classifier_calls = 0
+        self._fed_at_s = 0.0  # frame time of the last face that fed the reported emotion
 
     def analyze(self, frame: Frame) -> Result:
         t0 = time.perf_counter()
@@ -96,6 +97,9 @@ class FrameAnalyzer:
         scores = work.probabilities_of[id(primary)] if primary else None
         smoothed = self.smoother.update(scores, now_s)
         decision = self.decider.update(smoothed, now_s)
+        if scores is not None:
+            self._fed_at_s = now_s
+        age_s = None if decision.label is None else max(0.0, now_s - self._fed_at_s)
         t_end = time.perf_counter()
         return Result(
             frame_index=frame.index,
@@ -115,6 +119,7 @@ class FrameAnalyzer:
             smoothed_scores=smoothed or {},
             model_name=self.classifier.name,
             source_file=frame.source_file,
+            decision_age_s=age_s,
         )
 
     def _add_face(

@@ -12,7 +12,7 @@ from edge.analysis.analyzer import apply_face_policy
 from edge.analysis.stages import open_stages
 from edge.config import Config
 from edge.sinks.payload import result_to_dict
-from edge.types import Detection, Frame
+from edge.types import Detection, Frame, Result
 from tests.conftest import ASTRONAUT_FACE_XYWH, DEFAULT_MODEL, RESULT_KEYS
 
 SMALL = Detection((0, 0, 10, 10), 0.9)
@@ -140,3 +140,28 @@ def test_payload_schema(make_analyzer, astronaut_bgr, no_face_bgr):
         None,
         {},
     )
+
+
+def test_an_emotion_held_after_the_face_left_is_marked_as_held(
+    make_analyzer, astronaut_bgr, no_face_bgr, two_faces_bgr
+):
+    # the views showed the held emotion as the frame's own (issue 22): the result now says
+    # how old it is, and held_label is what a view may show as "last seen"
+    analyzer = make_analyzer()
+
+    def at(image: np.ndarray, media_time_s: float) -> Result:
+        return analyzer.analyze(
+            Frame(0, image, time.monotonic(), time.time(), media_time_s=media_time_s)
+        )
+
+    seen = at(astronaut_bgr, 10.0)
+    assert seen.decision_age_s == 0.0 and seen.held_label is None
+    gone = at(no_face_bgr, 10.5)
+    assert gone.status == "no_face" and gone.decision.label == "happy"
+    assert gone.decision_age_s == pytest.approx(0.5) and gone.held_label == "happy"
+    several = at(two_faces_bgr, 11.0)
+    assert several.status == "multiple_faces" and several.held_label == "happy"
+    assert several.decision_age_s == pytest.approx(1.0)
+    forgotten = at(no_face_bgr, 14.0)  # past smoothing.reset_after_s (2 s)
+    assert forgotten.decision.label is None and forgotten.decision_age_s is None
+    assert forgotten.held_label is None
