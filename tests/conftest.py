@@ -33,6 +33,7 @@ RESULT_KEYS = {
     "frame",
     "status",
     "emotion",
+    "emotion_age_s",
     "confidence",
     "scores",
     "faces_detected",

@@ -32,7 +32,7 @@ MAX_LABELS = 1000
 MAX_LABEL_CHARS = 64
 # what the outputs say for themselves beside a label (edge.types.UNCERTAIN, MQTT's
 # no-face state, the frame statuses): a model label of the same name would be ambiguous
-RESERVED_LABELS = frozenset({"uncertain", "none", "no_face", "multiple_faces"})
+RESERVED_LABELS = frozenset({"uncertain", "none", "no_face", "multiple_faces", "several faces"})
 
 SchemaTag = Literal["emotion-edge.model/1"]
 SCHEMA: SchemaTag = get_args(SchemaTag)[0]

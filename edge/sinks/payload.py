@@ -46,6 +46,7 @@ def result_to_dict(result: Result) -> dict[str, Any]:
         "frame": result.frame_index,
         "status": result.status,
         "emotion": decision.label,
+        "emotion_age_s": None if result.decision_age_s is None else round(result.decision_age_s, 2),
         "confidence": None if confidence is None else round(confidence, SCORE_DECIMALS),
         "scores": _rounded(result.smoothed_scores),
         "faces_detected": len(result.detections),

@@ -30,3 +30,6 @@ STREAMING: CameraState = "streaming"
 STALLED: CameraState = "stalled"
 
 NO_FACE_STATE = "none"  # what …/state holds when no face has been seen for a while
+# …/state under the default face policy while several faces are seen: the original
+# design's message, since none of them is classified
+SEVERAL_FACES_STATE = "several faces"

@@ -25,6 +25,7 @@ from edge.sinks.mqtt.const import (
     OFFLINE,
     ONLINE,
     SENSORS,
+    SEVERAL_FACES_STATE,
     STATS,
     STREAMING,
 )
@@ -117,7 +118,7 @@ def _result_components(
         SENSORS,
         value_template="{{ value_json.emotion }}",
         device_class="enum",
-        options=[*labels, UNCERTAIN, NO_FACE_STATE],
+        options=[*labels, UNCERTAIN, SEVERAL_FACES_STATE, NO_FACE_STATE],
         icon="mdi:emoticon-outline",
         json_attributes_topic=make.topic(SENSORS),
         json_attributes_template="{{ value_json.scores | tojson }}",

@@ -14,7 +14,13 @@ from typing import Any
 
 from edge.config.mqtt import PUBLISH_MODES, PublishMode
 from edge.pipeline.stats import PipelineStats, StatsSnapshot, memory_mb
-from edge.sinks.mqtt.const import NO_FACE_STATE, STALLED, STREAMING, CameraState
+from edge.sinks.mqtt.const import (
+    NO_FACE_STATE,
+    SEVERAL_FACES_STATE,
+    STALLED,
+    STREAMING,
+    CameraState,
+)
 from edge.sinks.payload import iso_utc
 
 THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
@@ -55,10 +61,14 @@ def sensor_values(payload: dict[str, Any]) -> dict[str, Any]:
     The emotion and its confidence are the reported ones (what …/state says: held steady,
     or "uncertain"); a face is present while one is detected or the smoothing still
     remembers one (smoothing.reset_after_s), so one missed detection does not flip it.
+    Several faces under the default policy are "several faces", no emotion: none of them
+    was classified.
     """
     label = payload["emotion"]
     scores = payload["scores"]
     confidence = payload["confidence"]
+    if payload["status"] == "multiple_faces":
+        label, confidence = SEVERAL_FACES_STATE, None
     return {
         "emotion": label or NO_FACE_STATE,
         "confidence": None if confidence is None else round(confidence * 100),

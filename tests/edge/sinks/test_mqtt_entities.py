@@ -137,8 +137,9 @@ def test_camera_state(state, frame_age_s, expected):
         ("sad", 0.5, 2, ("sad", 50, 2, True)),
         # a missed detection: the smoothed emotion still remembers the face
         ("happy", 0.8, 0, ("happy", 80, 0, True)),
-        # several faces, none classified (face policy multiple_faces): still someone there
-        (None, 0.0, 2, ("none", None, 2, True)),
+        # several faces, none classified (face policy multiple_faces): the design's message,
+        # and still someone there
+        (None, 0.0, 2, ("several faces", None, 2, True)),
         (None, 0.0, 0, ("none", None, 0, False)),
     ],
 )
@@ -299,7 +300,8 @@ def test_the_announced_device(broker, tmp_path, monkeypatch, thermal, web_url):
         else:
             assert "availability" not in component and "expire_after" not in component, key
     emotion = components["emotion"]
-    assert emotion["options"] == [*LABELS, "uncertain", "none"]  # every value …/state takes
+    # every value …/state takes
+    assert emotion["options"] == [*LABELS, "uncertain", "several faces", "none"]
     assert emotion["json_attributes_topic"] == "emotion-edge/kitchen/sensors"
 
 
