@@ -13,7 +13,7 @@ import pytest
 from edge.analysis.classify import TFLiteClassifier
 from edge.analysis.model_meta import MAX_SIDECAR_BYTES, RESERVED_LABELS
 from edge.errors import ModelError
-from edge.sinks.mqtt.const import NO_FACE_STATE
+from edge.sinks.mqtt.const import NO_FACE_STATE, SEVERAL_FACES_STATE
 from edge.types import STATUSES, UNCERTAIN
 from tests.conftest import DEFAULT_MODEL
 
@@ -70,4 +70,5 @@ def test_an_oversized_sidecar_is_refused_before_it_is_read(tmp_path):
 
 
 def test_the_reserved_words_are_the_outputs_own():
-    assert {UNCERTAIN, NO_FACE_STATE, *STATUSES} - {"ok"} <= RESERVED_LABELS
+    outputs_own = {UNCERTAIN, NO_FACE_STATE, SEVERAL_FACES_STATE, *STATUSES} - {"ok"}
+    assert outputs_own <= RESERVED_LABELS
