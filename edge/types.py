@@ -12,6 +12,9 @@ import numpy as np
 Status = Literal["ok", "no_face", "multiple_faces"]
 STATUSES: tuple[Status, ...] = ("ok", "no_face", "multiple_faces")
 UNCERTAIN = "uncertain"  # the reported emotion while the scores are too flat to say
+# what the outputs show under the default face policy while several faces are seen: the
+# original design's message, since none of them is classified
+SEVERAL_FACES = "several faces"
 # where the capture stands: before the first frame, frames coming, a lost source being
 # reopened, a finite source done
 SourceState = Literal["starting", "streaming", "reconnecting", "ended"]
@@ -129,6 +132,21 @@ class Decision:
 NO_DECISION = Decision(None, None)
 
 
+EpisodeKind = Literal["start", "change", "end"]
+EPISODE_KINDS: tuple[EpisodeKind, ...] = ("start", "change", "end")
+
+
+@dataclass(frozen=True)
+class EpisodeEvent:
+    """A face episode began, changed its shown emotion, or ended (edge.analysis.episodes)."""
+
+    kind: EpisodeKind
+    episode_id: str
+    emotion: str | None  # shown now (start, change); the last one shown (end)
+    duration_s: float  # since the episode started (its whole length, at its end)
+    dominant_emotion: str | None  # the label shown longest so far; None if only uncertain
+
+
 @dataclass(frozen=True)
 class Result:
     """Everything the pipeline knows about one processed frame."""
@@ -148,6 +166,8 @@ class Result:
     # how long ago (in the frame's own time) a face last fed the reported emotion: 0 when
     # this frame did; above 0 while it is held after the face left; None without one
     decision_age_s: float | None = None
+    episode_id: str | None = None  # the face episode this frame belongs to, if any
+    episode_event: EpisodeEvent | None = None  # what this frame did to it
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "smoothed_scores", MappingProxyType(dict(self.smoothed_scores)))
@@ -159,6 +179,20 @@ class Result:
     @property
     def primary_face(self) -> FaceResult | None:
         return largest_face(self.faces)
+
+    @property
+    def shown_label(self) -> str | None:
+        """The word the outputs show for this frame: several faces, the reported emotion
+        (current or held), or None with no face."""
+        if self.status == "multiple_faces":
+            return SEVERAL_FACES
+        return self.decision.label
+
+    @property
+    def face_present(self) -> bool:
+        """A face detected, or the reported emotion still held: one missed detection does
+        not end a presence."""
+        return bool(self.detections) or self.decision.label is not None
 
     @property
     def held_label(self) -> str | None:

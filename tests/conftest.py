@@ -34,6 +34,7 @@ RESULT_KEYS = {
     "status",
     "emotion",
     "emotion_age_s",
+    "episode",
     "confidence",
     "scores",
     "faces_detected",

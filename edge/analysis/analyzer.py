@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -16,6 +16,7 @@ from edge.analysis.align import frame_face
 from edge.analysis.classify import Classifier
 from edge.analysis.decide import EmotionSmoother, LabelDecider
 from edge.analysis.detect import FaceDetector
+from edge.analysis.episodes import EpisodeTracker
 from edge.analysis.track import FaceTracks, thumbnail
 from edge.config.analysis import (
     FACE_POLICIES,
@@ -80,6 +81,7 @@ class FrameAnalyzer:
         self.tracks = FaceTracks(reuse or ReuseConfig(enabled=False))
         self.classifier_calls = 0
         self._fed_at_s = 0.0  # frame time of the last face that fed the reported emotion
+        self.episodes = EpisodeTracker()
 
     def analyze(self, frame: Frame) -> Result:
         t0 = time.perf_counter()
@@ -101,7 +103,7 @@ class FrameAnalyzer:
             self._fed_at_s = now_s
         age_s = None if decision.label is None else max(0.0, now_s - self._fed_at_s)
         t_end = time.perf_counter()
-        return Result(
+        result = Result(
             frame_index=frame.index,
             captured_at_s=frame.captured_at_s,
             wall_time_s=frame.wall_time_s,
@@ -121,6 +123,8 @@ class FrameAnalyzer:
             source_file=frame.source_file,
             decision_age_s=age_s,
         )
+        event = self.episodes.update(result.face_present, result.shown_label, now_s)
+        return replace(result, episode_id=self.episodes.episode_id, episode_event=event)
 
     def _add_face(
         self, image_bgr: np.ndarray, det: Detection, now_s: float, work: _FrameWork

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from edge.errors import valid_unicode
-from edge.types import FaceResult, Result
+from edge.types import EpisodeEvent, FaceResult, Result
 
 SCHEMA_VERSION = 2  # 2: emotion is the reported (decided) label; 1 had the frame's top-1
 SCORE_DECIMALS = 4  # 1/10000: finer than an int8 model's step (1/256), shorter lines
@@ -31,6 +31,18 @@ def _face(face: FaceResult) -> dict[str, Any]:
         "confidence": round(face.confidence, SCORE_DECIMALS),
         "scores": _rounded(face.scores),
         "reused": face.reused,
+    }
+
+
+def episode_to_dict(event: EpisodeEvent, wall_time_s: float) -> dict[str, Any]:
+    """…/events: what Home Assistant's event entity takes (event_type, then attributes)."""
+    return {
+        "event_type": event.kind,
+        "episode": event.episode_id,
+        "time": iso_utc(wall_time_s),
+        "emotion": event.emotion,
+        "duration_s": event.duration_s,
+        "dominant_emotion": event.dominant_emotion,
     }
 
 
@@ -58,6 +70,7 @@ def result_to_dict(result: Result) -> dict[str, Any]:
             "inference": round(t.inference_ms, 2),
             "total": round(t.total_ms, 2),
         },
+        "episode": result.episode_id,
         "model": result.model_name,
         "file": None if result.source_file is None else valid_unicode(result.source_file),
     }

@@ -43,6 +43,7 @@ DIAGNOSTICS = {
     "fps": "sensor.emotion_edge_{}_processed_frame_rate",
     "inference": "sensor.emotion_edge_{}_inference_time",
 }
+EPISODE = "event.emotion_edge_{}_face_episode"  # fired by …/events, not a state to agree on
 if cpu_temperature_c() is not None:  # announced only where the machine reports one
     DIAGNOSTICS["cpu_temperature"] = "sensor.emotion_edge_{}_cpu_temperature"
 # Home Assistant's own complaints about what the device sent (templates that fail, values a
@@ -254,7 +255,21 @@ def test_home_assistant_shows_what_the_device_published_until_it_dies_and_is_for
         device.wait_agreed(with_and_without_a_face, 60)
         registered = home_assistant.device(device.name)
         assert registered is not None, f"no device {device.name!r} in Home Assistant"
-        assert set(registered["entities"]) == set(device.entities.values())
+        episode = EPISODE.format(device.device_id)
+        assert set(registered["entities"]) == {*device.entities.values(), episode}
+
+        def fired_on_a_change() -> bool:  # a change the device sent, as Home Assistant has it
+            state = home_assistant.states().get(episode)
+            sent = [json.loads(m) for m in device.messages("events")]
+            if state is None or state["attributes"].get("event_type") != "change":
+                return False
+            shown = (state["attributes"].get("episode"), state["attributes"].get("emotion"))
+            return shown in {(e["episode"], e["emotion"]) for e in sent}
+
+        assert wait_until(fired_on_a_change, 60, 0.2), (
+            home_assistant.states().get(episode),
+            device.messages("events")[-5:],
+        )
 
         assert device.proc is not None
         device.proc.send_signal(signal.SIGKILL)  # no goodbye: only the last will tells

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from typing import Literal
 
+from edge.types import SEVERAL_FACES
+
 # the levels under mqtt.topic_prefix
-AVAILABILITY, CAMERA, EMOTION, SENSORS, STATE, STATS = (
+AVAILABILITY, CAMERA, EMOTION, EVENTS, SENSORS, STATE, STATS = (
     "availability",
     "camera",
     "emotion",
+    "events",
     "sensors",
     "state",
     "stats",
 )
-TOPIC_LEVELS = (AVAILABILITY, CAMERA, EMOTION, SENSORS, STATE, STATS)
+TOPIC_LEVELS = (AVAILABILITY, CAMERA, EMOTION, EVENTS, SENSORS, STATE, STATS)
 RETAINED_LEVELS = (AVAILABILITY, CAMERA, STATE)  # what a run leaves on the broker
 
 # …/availability, and the last will
@@ -30,6 +33,4 @@ STREAMING: CameraState = "streaming"
 STALLED: CameraState = "stalled"
 
 NO_FACE_STATE = "none"  # what …/state holds when no face has been seen for a while
-# …/state under the default face policy while several faces are seen: the original
-# design's message, since none of them is classified
-SEVERAL_FACES_STATE = "several faces"
+SEVERAL_FACES_STATE = SEVERAL_FACES  # …/state while several faces are seen (default policy)

@@ -21,6 +21,7 @@ from edge.config.view import WebConfig
 from edge.sinks.mqtt.const import (
     AVAILABILITY,
     CAMERA,
+    EVENTS,
     NO_FACE_STATE,
     OFFLINE,
     ONLINE,
@@ -29,7 +30,7 @@ from edge.sinks.mqtt.const import (
     STATS,
     STREAMING,
 )
-from edge.types import UNCERTAIN
+from edge.types import EPISODE_KINDS, UNCERTAIN
 
 EXPIRE_INTERVALS = 3  # result entities expire after this many sensor intervals without news
 
@@ -222,6 +223,10 @@ def discovery_payload(
         "qos": qos,
         "components": {
             **_result_components(make, labels, sensor_interval_s),
+            # a face's arrival, its changes of emotion, its leaving: …/events, one JSON each
+            "episode": make.entity(
+                "event", "episode", "Face episode", EVENTS, event_types=list(EPISODE_KINDS)
+            ),
             **_diagnostic_components(make, cpu_temperature),
         },
     }

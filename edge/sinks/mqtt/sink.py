@@ -7,6 +7,7 @@ Topics under the prefix:
   sensors       Home Assistant's values: on a change of emotion or face presence, else at
                 most every sensor_interval_s (policy.SensorPolicy)
   emotion       the result JSON, by the publish policy
+  events        face episodes: start, change of the shown emotion, end (each one)
   stats         every stats_interval_s
 plus Home Assistant device discovery. Results come through emit() (analysis thread); the
 camera state, stats and the retained values again come from tick() (the pipeline's
@@ -29,6 +30,7 @@ from edge.sinks.mqtt.const import (
     AVAILABILITY,
     CAMERA,
     EMOTION,
+    EVENTS,
     NO_FACE_STATE,
     ONLINE,
     SENSORS,
@@ -47,7 +49,7 @@ from edge.sinks.mqtt.policy import (
     stats_payload,
 )
 from edge.sinks.mqtt.record import Announcement, load_record, record_path, save_record
-from edge.sinks.payload import result_to_dict
+from edge.sinks.payload import episode_to_dict, result_to_dict
 from edge.types import Result
 
 log = logging.getLogger(__name__)
@@ -140,6 +142,9 @@ class MqttSink:
                 out.send(self.topics[SENSORS], compact(values), qos=self.cfg.qos)
             if self._policy.should_publish(result.status, label, now):
                 out.send(self.topics[EMOTION], compact(payload), qos=self.cfg.qos, keep=True)
+            if result.episode_event is not None:  # each one, kept while the broker is away
+                event = episode_to_dict(result.episode_event, result.wall_time_s)
+                out.send(self.topics[EVENTS], compact(event), qos=self.cfg.qos, keep=True)
 
     # -- the pipeline's supervisor (main thread) -----------------------------------------
     def tick(self, stats: PipelineStats) -> None:

@@ -255,6 +255,7 @@ COMPONENTS = {
     "confidence": ("sensor", None, "sensors", True, False),
     "faces": ("sensor", None, "sensors", True, False),
     "face_present": ("binary_sensor", "occupancy", "sensors", True, False),
+    "episode": ("event", None, "events", False, False),
     "camera": ("binary_sensor", "connectivity", "camera", False, True),
     "fps": ("sensor", None, "stats", False, True),
     "inference": ("sensor", "duration", "stats", False, True),
@@ -303,6 +304,7 @@ def test_the_announced_device(broker, tmp_path, monkeypatch, thermal, web_url):
     # every value …/state takes
     assert emotion["options"] == [*LABELS, "uncertain", "several faces", "none"]
     assert emotion["json_attributes_topic"] == "emotion-edge/kitchen/sensors"
+    assert components["episode"]["event_types"] == ["start", "change", "end"]
 
 
 def test_templates_read_fields_the_messages_have():
