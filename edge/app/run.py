@@ -78,6 +78,7 @@ def build_outputs(
             password,
             web_url=web_url,
             config_file=config.file,
+            live=live,
         )
         closing.callback(mqtt.close)
         outputs.sinks.append(mqtt)
@@ -166,7 +167,8 @@ def run_built(
     max_frames: int | None,
 ) -> tuple[Pipeline, float]:
     """Run the pipeline over opened parts; the pipeline and how long it ran."""
-    notifier = ServiceNotifier(config.service.stall_after_s)  # a no-op outside systemd
+    # a no-op outside systemd; paused (edge.sinks.mqtt.pause), frames are captured only
+    notifier = ServiceNotifier(config.service.stall_after_s, paused=lambda: live.paused)
     outputs, classifier = parts.outputs, parts.classifier
     pipeline = Pipeline(
         parts.source,

@@ -24,10 +24,16 @@ class LiveState:
         self._seq = 0
         self._taken_seq = 0
         self._closed = False
+        self._paused = False
 
     def publish(self, frame: Frame, wait_taken: bool, stop: threading.Event) -> bool:
-        """Store `frame`; True when it replaced one that was never taken (a drop)."""
+        """Store `frame`; True when it replaced one that was never taken (a drop).
+
+        While paused the frame is let go at once: nothing analyses or shows it.
+        """
         with self._cond:
+            if self._paused:
+                return False
             while wait_taken and self._taken_seq < self._seq and not stop.is_set():
                 self._cond.wait(POLL_S)
             dropped = self._taken_seq < self._seq
@@ -62,6 +68,21 @@ class LiveState:
             if self._seq > seen_seq:
                 return self._frame, self._result, self._seq
             return None, self._result, seen_seq
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause (privacy): from now on no frame reaches analysis, screens or the web view,
+        and what was shown before is let go too."""
+        with self._cond:
+            self._paused = paused
+            if paused:
+                self._frame = self._result = None
+                self._taken_seq = self._seq
+            self._cond.notify_all()
+
+    @property
+    def paused(self) -> bool:
+        with self._cond:
+            return self._paused
 
     def close(self) -> None:
         """No more frames will come: waiting readers return at once."""

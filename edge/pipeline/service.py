@@ -82,8 +82,11 @@ class Progress:
     state: str
 
 
-def judge_progress(stats: PipelineStats, now_s: float, stall_after_s: float) -> Progress:
-    """Healthy when frames were captured and processed recently, or the camera is reconnecting."""
+def judge_progress(
+    stats: PipelineStats, now_s: float, stall_after_s: float, paused: bool = False
+) -> Progress:
+    """Healthy when frames were captured and processed recently (captured alone while paused:
+    nothing is processed then), or the camera is reconnecting."""
     blocked_since = stats.camera_call_since_s
     if blocked_since is not None and now_s - blocked_since > stall_after_s:
         return Progress(False, f"a camera call has blocked for over {stall_after_s:g} s")
@@ -94,6 +97,8 @@ def judge_progress(stats: PipelineStats, now_s: float, stall_after_s: float) -> 
     last_capture, last_result = stats.last_capture_at_s, stats.last_result_at_s
     if last_capture is None or now_s - last_capture > stall_after_s:
         return Progress(False, f"no frame captured for {stall_after_s:g} s")
+    if paused:
+        return Progress(True, "paused")
     # after a reconnect, the wait for a result starts again with the first new frame
     since = max(last_result or 0.0, stats.streaming_since_s or 0.0)
     if last_result is None or now_s - since > stall_after_s:
@@ -114,8 +119,10 @@ class ServiceNotifier:
         stall_after_s: float,
         sock: NotifySocket | None = None,
         clock: Callable[[], float] = time.monotonic,
+        paused: Callable[[], bool] = lambda: False,
     ) -> None:
         self.sock = sock or NotifySocket()
+        self._paused = paused
         self.stall_after_s = stall_after_s
         self._clock = clock
         self.watchdog_every_s = watchdog_interval_s()
@@ -128,7 +135,7 @@ class ServiceNotifier:
         if not self.sock.enabled:
             return
         now = self._clock()
-        progress = judge_progress(stats, now, self.stall_after_s)
+        progress = judge_progress(stats, now, self.stall_after_s, self._paused())
         if not self.ready_sent and stats.first_result_at_s is not None:
             self.ready_sent = self.sock.send("READY=1", "STATUS=first frame processed")
         if not self.ready_sent:

@@ -44,6 +44,7 @@ DIAGNOSTICS = {
     "inference": "sensor.emotion_edge_{}_inference_time",
 }
 EPISODE = "event.emotion_edge_{}_face_episode"  # fired by …/events, not a state to agree on
+PAUSE_SWITCH = "switch.emotion_edge_{}_paused"
 if cpu_temperature_c() is not None:  # announced only where the machine reports one
     DIAGNOSTICS["cpu_temperature"] = "sensor.emotion_edge_{}_cpu_temperature"
 # Home Assistant's own complaints about what the device sent (templates that fail, values a
@@ -256,7 +257,8 @@ def test_home_assistant_shows_what_the_device_published_until_it_dies_and_is_for
         registered = home_assistant.device(device.name)
         assert registered is not None, f"no device {device.name!r} in Home Assistant"
         episode = EPISODE.format(device.device_id)
-        assert set(registered["entities"]) == {*device.entities.values(), episode}
+        switch = PAUSE_SWITCH.format(device.device_id)
+        assert set(registered["entities"]) == {*device.entities.values(), episode, switch}
 
         def fired_on_a_change() -> bool:  # a change the device sent, as Home Assistant has it
             state = home_assistant.states().get(episode)
@@ -344,3 +346,29 @@ def test_home_assistant_follows_a_camera_that_goes_away_and_comes_back(
     assert home_assistant.complaints(device.log_from, HA_LOGGERS) == [], stderr
     stale = device.stale_results
     assert not stale, f"{len(stale)} reads showed the camera off and results still on: {stale[0]}"
+
+
+def test_the_pause_switch_pauses_and_resumes_the_device(home_assistant, broker, tmp_path):
+    device = device_on(
+        home_assistant, broker, tmp_path, "pause", f"  uri: {DEMO_SAMPLE}\n  loop: true\n"
+    ).start()
+    switch = PAUSE_SWITCH.format(device.device_id)
+    switch_is = lambda state: (home_assistant.state(switch) or {}).get("state") == state  # noqa: E731
+    try:
+        device.wait_agreed(lambda shown: shown["camera"] == "on", 60)
+        assert wait_until(lambda: switch_is("off"), 30), home_assistant.state(switch)
+        home_assistant.post("/api/services/switch/turn_on", {"entity_id": switch})
+        assert wait_until(lambda: device.messages("camera")[-1:] == ["paused"], 30)
+        assert wait_until(lambda: switch_is("on"), 30), home_assistant.state(switch)
+        # the camera entity off, the results unavailable: nothing is analysed while paused
+        device.wait_agreed(lambda shown: shown["camera"] == "off", 30)
+        assert device.shown()["emotion"] == UNAVAILABLE
+        sensors_when_paused = len(device.messages("sensors"))
+        home_assistant.post("/api/services/switch/turn_off", {"entity_id": switch})
+        device.wait_agreed(lambda shown: shown["camera"] == "on", 60)
+        assert wait_until(lambda: switch_is("off"), 30), home_assistant.state(switch)
+        assert wait_until(lambda: len(device.messages("sensors")) > sensors_when_paused, 30)
+    finally:
+        stderr = device.stop()
+    assert home_assistant.complaints(device.log_from, HA_LOGGERS) == [], stderr
+    assert "paused: nothing is analysed or shown" in stderr and "resumed" in stderr

@@ -11,26 +11,30 @@ from typing import Literal
 from edge.types import SEVERAL_FACES
 
 # the levels under mqtt.topic_prefix
-AVAILABILITY, CAMERA, EMOTION, EVENTS, SENSORS, STATE, STATS = (
+AVAILABILITY, CAMERA, EMOTION, EVENTS, PAUSED, SENSORS, STATE, STATS = (
     "availability",
     "camera",
     "emotion",
     "events",
+    "paused",
     "sensors",
     "state",
     "stats",
 )
-TOPIC_LEVELS = (AVAILABILITY, CAMERA, EMOTION, EVENTS, SENSORS, STATE, STATS)
-RETAINED_LEVELS = (AVAILABILITY, CAMERA, STATE)  # what a run leaves on the broker
+TOPIC_LEVELS = (AVAILABILITY, CAMERA, EMOTION, EVENTS, PAUSED, SENSORS, STATE, STATS)
+RETAINED_LEVELS = (AVAILABILITY, CAMERA, STATE, PAUSED)  # what a run leaves on the broker
+PAUSED_SET = f"{PAUSED}/set"  # where Home Assistant's switch (anyone) sends ON or OFF
+ON, OFF = "ON", "OFF"
 
 # …/availability, and the last will
 ONLINE, OFFLINE = "online", "offline"
 
 # …/camera: the source's state as the pipeline reports it, plus "stalled" (streaming, but
-# no frame for a while)
-CameraState = Literal["starting", "streaming", "stalled", "reconnecting", "ended"]
+# no frame for a while) and "paused" (…/paused is ON)
+CameraState = Literal["starting", "streaming", "stalled", "reconnecting", "ended", "paused"]
 STREAMING: CameraState = "streaming"
 STALLED: CameraState = "stalled"
+PAUSED_CAMERA: CameraState = "paused"  # switched off for privacy (…/paused)
 
 NO_FACE_STATE = "none"  # what …/state holds when no face has been seen for a while
 SEVERAL_FACES_STATE = SEVERAL_FACES  # …/state while several faces are seen (default policy)

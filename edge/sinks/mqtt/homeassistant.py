@@ -23,8 +23,12 @@ from edge.sinks.mqtt.const import (
     CAMERA,
     EVENTS,
     NO_FACE_STATE,
+    OFF,
     OFFLINE,
+    ON,
     ONLINE,
+    PAUSED,
+    PAUSED_SET,
     SENSORS,
     SEVERAL_FACES_STATE,
     STATS,
@@ -157,6 +161,22 @@ def _result_components(
     return {"emotion": emotion, "confidence": confidence, "faces": faces, "face_present": present}
 
 
+def _pause_component(make: _Entities) -> dict[str, Any]:
+    """A switch: on, the device analyses and shows nothing (edge.sinks.mqtt.pause)."""
+    return {
+        "paused": make.entity(
+            "switch",
+            "paused",
+            "Paused",
+            PAUSED,
+            command_topic=make.topic(PAUSED_SET),
+            payload_on=ON,
+            payload_off=OFF,
+            icon="mdi:eye-off-outline",
+        )
+    }
+
+
 def _diagnostic_components(make: _Entities, cpu_temperature: bool) -> dict[str, Any]:
     components = {
         "camera": make.entity(
@@ -203,6 +223,7 @@ def discovery_payload(
     sensor_interval_s: float,
     configuration_url: str | None = None,
     cpu_temperature: bool = False,
+    pause_switch: bool = False,
 ) -> dict[str, Any]:
     make = _Entities(f"emotion_edge_{device_id}", topic_prefix)
     device: dict[str, Any] = {
@@ -227,6 +248,7 @@ def discovery_payload(
             "episode": make.entity(
                 "event", "episode", "Face episode", EVENTS, event_types=list(EPISODE_KINDS)
             ),
+            **(_pause_component(make) if pause_switch else {}),
             **_diagnostic_components(make, cpu_temperature),
         },
     }

@@ -9,6 +9,7 @@ Topics under the prefix:
   emotion       the result JSON, by the publish policy
   events        face episodes: start, change of the shown emotion, end (each one)
   stats         every stats_interval_s
+  paused        ON or OFF, retained: the pause switch's state (…/paused/set takes commands)
 plus Home Assistant device discovery. Results come through emit() (analysis thread); the
 camera state, stats and the retained values again come from tick() (the pipeline's
 supervisor calls it every ~0.1 s from the main thread), so they stay true while no
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.config.mqtt import MqttConfig
+from edge.pipeline.live import LiveState
 from edge.pipeline.stats import PipelineStats
 from edge.sinks.mqtt.batch import Batch
 from edge.sinks.mqtt.const import (
@@ -33,13 +35,18 @@ from edge.sinks.mqtt.const import (
     EVENTS,
     NO_FACE_STATE,
     ONLINE,
+    PAUSED,
+    PAUSED_CAMERA,
+    PAUSED_SET,
     SENSORS,
     STATE,
     STATS,
     TOPIC_LEVELS,
+    CameraState,
 )
 from edge.sinks.mqtt.homeassistant import discovery_payload, discovery_topic
 from edge.sinks.mqtt.link import MqttLink
+from edge.sinks.mqtt.pause import PauseSwitch
 from edge.sinks.mqtt.policy import (
     PublishPolicy,
     SensorPolicy,
@@ -73,6 +80,7 @@ class MqttSink:
         web_url: str | None = None,
         environ: dict[str, str] | None = None,
         config_file: Path | None = None,
+        live: LiveState | None = None,
     ) -> None:
         self.cfg, self.stats, self.labels, self.model_name = cfg, stats, labels, model_name
         self.web_url = web_url
@@ -82,7 +90,7 @@ class MqttSink:
         self.not_written = 0
         self.topics = {name: f"{cfg.prefix}/{name}" for name in TOPIC_LEVELS}
         self._state = NO_FACE_STATE
-        self._camera = camera_state(stats, time.monotonic())
+        self._camera: CameraState = camera_state(stats, time.monotonic())
         self._values: dict[str, Any] | None = None  # the newest sensor values sent
         self._policy = PublishPolicy(cfg.publish, cfg.max_rate_hz)
         self._sensors = SensorPolicy(cfg.sensor_interval_s)
@@ -90,6 +98,7 @@ class MqttSink:
         self._stopping = False
         self._has_cpu_temperature = cpu_temperature_c() is not None
         self._record_path = record_path(environ, config_file)  # one record per config
+        self.pause = self._pause_switch(live)
         self._announcement = Announcement.of(cfg)
         self._recorded = False  # what an earlier run announced is handled once per process
         self._reannounced_at_s = -REANNOUNCE_MIN_INTERVAL_S
@@ -105,6 +114,8 @@ class MqttSink:
         )
         if cfg.discovery:  # Home Assistant says "online" there when it (re)starts
             self.link.subscribe_on_connect(f"{cfg.discovery_prefix}/status", qos=1)
+        if self.pause is not None:
+            self.link.subscribe_on_connect(f"{cfg.prefix}/{PAUSED_SET}", qos=1)
         self.link.start()
         log.info(
             "MQTT: connecting to %s:%d as %s (client id %s), topics under %s",
@@ -114,6 +125,14 @@ class MqttSink:
             client_id,
             cfg.prefix,
         )
+
+    def _pause_switch(self, live: LiveState | None) -> PauseSwitch | None:
+        """Only where there are frames to pause (the run's live state); kept beside the
+        announcement record, one per config file as it is."""
+        if live is None:
+            return None
+        name = self._record_path.name.replace("mqtt-announced", "paused", 1)
+        return PauseSwitch(live, self._record_path.with_name(name))
 
     @property
     def connected(self) -> bool:
@@ -151,7 +170,7 @@ class MqttSink:
         """Camera state on change; stats and the retained values every stats_interval_s."""
         now = time.monotonic()
         self.link.steady()
-        camera = camera_state(stats, now)
+        camera = self._camera_now(stats, now)
         due = now >= self._next_tick_s
         snapshot = stats.snapshot() if due else None  # outside the link's lock
         with self.link.batch() as out:
@@ -191,6 +210,8 @@ class MqttSink:
         out.send_now(self.topics[AVAILABILITY], ONLINE)
         out.send_now(self.topics[CAMERA], self._camera)
         out.send_now(self.topics[STATE], self._state)
+        if self.pause is not None:
+            out.send_now(self.topics[PAUSED], self.pause.word)
         self._forget_earlier(out)
         self._announce(out)
         if self._values is not None:  # Home Assistant's values need not wait for a change
@@ -209,6 +230,7 @@ class MqttSink:
             sensor_interval_s=cfg.sensor_interval_s,
             configuration_url=self.web_url,
             cpu_temperature=self._has_cpu_temperature,
+            pause_switch=self.pause is not None,
         )
         out.send_now(discovery_topic(cfg.discovery_prefix, cfg.device_id), compact(payload))
 
@@ -245,7 +267,24 @@ class MqttSink:
                 problem,
             )
 
+    def _camera_now(self, stats: PipelineStats, now_s: float) -> CameraState:
+        if self.pause is not None and self.pause.live.paused:
+            return PAUSED_CAMERA
+        return camera_state(stats, now_s)
+
+    def _on_pause(self, payload: bytes) -> None:
+        assert self.pause is not None
+        changed = self.pause.command(payload)
+        with self.link.batch() as out:  # the state, also when unchanged: the switch follows
+            out.send(self.topics[PAUSED], self.pause.word, qos=1, retain=True)
+            if changed:  # …/camera at once, not at the next tick
+                self._camera = camera = self._camera_now(self.stats, time.monotonic())
+                out.send(self.topics[CAMERA], camera, qos=1, retain=True)
+
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        if self.pause is not None and message.topic == f"{self.cfg.prefix}/{PAUSED_SET}":
+            self._on_pause(message.payload)
+            return
         if (
             message.topic != f"{self.cfg.discovery_prefix}/status"
             or message.payload != ONLINE.encode()

@@ -76,3 +76,20 @@ def test_lossless_publish_waits_until_taken_and_honours_stop():
     third.join(2.0)
     assert not third.is_alive()
     assert live.take(0.1).index == 2
+
+
+def test_paused_no_frame_gets_through_and_what_was_there_is_let_go():
+    live, stop = LiveState(), threading.Event()
+    live.publish(_frame(0), wait_taken=False, stop=stop)
+    live.set_result(_result(0))
+    live.set_paused(True)
+    assert live.paused and live.latest() == (None, None)  # nothing of before is shown
+    assert live.take(0.05) is None  # nor analysed
+    # a lossless source does not wait for a taker that never comes
+    assert live.publish(_frame(1), wait_taken=True, stop=stop) is False
+    assert live.take(0.05) is None and live.latest() == (None, None)
+    assert live.newer_than(0, 0.05)[0] is None
+    live.set_paused(False)
+    live.publish(_frame(2), wait_taken=False, stop=stop)
+    taken = live.take(0.1)
+    assert taken is not None and taken.index == 2

@@ -16,6 +16,7 @@ import pytest
 from edge.pipeline.service import (
     SEND_TIMEOUT_S,
     NotifySocket,
+    Progress,
     ServiceNotifier,
     judge_progress,
     watchdog_interval_s,
@@ -163,6 +164,16 @@ def test_progress_judgement(
     progress = judge_progress(stats, now, 10.0)
     assert progress.healthy is healthy
     assert text in progress.state
+
+
+def test_paused_frames_captured_alone_are_progress():
+    # nothing is processed while paused (edge.sinks.mqtt.pause): the watchdog must stay fed
+    now = 1000.0
+    stats = _stats("streaming", 0.1, 300.0, now, None, 600)
+    assert not judge_progress(stats, now, 10.0).healthy
+    assert judge_progress(stats, now, 10.0, paused=True) == Progress(True, "paused")
+    stopped = _stats("streaming", 30.0, 300.0, now, None, 600)  # but the camera must deliver
+    assert not judge_progress(stopped, now, 10.0, paused=True).healthy
 
 
 def test_notifier_sends_ready_once_then_watchdog_only_while_healthy(notify_listener, monkeypatch):

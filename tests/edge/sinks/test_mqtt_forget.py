@@ -65,7 +65,7 @@ def test_mqtt_forget_clears_every_retained_topic_of_the_device(tmp_path, broker,
     proc = run_cli("mqtt-forget", "--config", str(config))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == (
-        f"mqtt-forget: cleared 4 retained topics of device cam on 127.0.0.1:{broker.port} "
+        f"mqtt-forget: cleared 5 retained topics of device cam on 127.0.0.1:{broker.port} "
         "and removed it from Home Assistant"
     )
     assert retained_now(broker.port) == {}
@@ -183,7 +183,7 @@ def test_uninstall_takes_the_device_off_the_broker(tmp_path, monkeypatch, broker
     mqtt_lines = [line for line in proc.stdout.splitlines() if "mqtt" in line.lower()]
     assert len(mqtt_lines) == 1, proc.stdout
     if broker_up:
-        assert "mqtt-forget: cleared 4 retained topics of device cam" in mqtt_lines[0]
+        assert "mqtt-forget: cleared 5 retained topics of device cam" in mqtt_lines[0]
         assert retained_now(broker.port) == {}
     else:
         assert "MQTT not cleared, uninstalling anyway" in mqtt_lines[0]
