@@ -4,7 +4,8 @@ A request line and its headers must arrive within `ServerLimits.read_timeout_s`;
 that stops reading is dropped after `send_timeout_s`; at most `max_connections` are open at
 once (streams included), and any more are answered 503 and closed without a thread; a wrong
 or missing token is refused as soon as the line carrying it arrives; a client-side error is
-one DEBUG line, never a traceback; and the token never reaches the log.
+one DEBUG line, never a traceback; wrong tokens are counted into one INFO line a minute at
+most (edge/web/auth.py); and the token never reaches the log.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from edge.web.auth import WrongTokens
+
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
@@ -38,6 +41,7 @@ class ServerLimits:
     send_timeout_s: float = 10.0  # for one write: a client that stops reading is dropped
     max_connections: int = 32  # open at once, streams included; more are answered 503
     accept_backoff_s: float = 0.2  # pause after accept() fails for want of file descriptors
+    wrong_token_log_s: float = 60.0  # at most one INFO line this often about wrong tokens
 
 
 # accept() failures that last while the listening socket stays readable: retrying at once
@@ -146,6 +150,7 @@ class LimitedServer(ThreadingHTTPServer):
         self._lock = threading.Lock()
         self._open = 0
         self._warned_at: dict[str, float] = {}
+        self.wrong_tokens = WrongTokens(limits.wrong_token_log_s)
         super().__init__(address, handler)
 
     @property
@@ -166,6 +171,13 @@ class LimitedServer(ThreadingHTTPServer):
                 )
                 self.stopping.wait(self.limits.accept_backoff_s)
             raise  # serve_forever drops it and tries again
+
+    def service_actions(self) -> None:  # serve_forever's loop, every poll_interval
+        self.wrong_tokens.flush()
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.wrong_tokens.flush(force=True)  # what was counted since the last line
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._lock:

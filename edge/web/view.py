@@ -1,8 +1,9 @@
 """A light live view over HTTP (standard library only): page, MJPEG stream, JSON, health, metrics.
 
 It reads the run's LiveState (the newest frame and result) and nothing else; a frame is
-drawn and JPEG-encoded in the streaming client's own thread (the HTTP server's), so
-nothing is encoded while nobody watches. Listens on 127.0.0.1 unless configured otherwise.
+drawn and JPEG-encoded once for all viewers, by whichever viewer's thread asks first
+(edge/web/stream.py), so nothing is encoded while nobody watches. Listens on 127.0.0.1
+unless configured otherwise.
 
 Clients may be broken or hostile: edge/web/server.py holds the server layer that bounds
 time, connections and log lines per client, checks the token early and keeps it out of the
@@ -12,7 +13,6 @@ log.
 from __future__ import annotations
 
 import errno
-import hmac
 import io
 import json
 import logging
@@ -23,14 +23,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import cv2
-
 from edge.config.view import WebConfig
-from edge.display.overlay import draw_overlay
 from edge.errors import ConfigError
 from edge.pipeline.live import LiveState
 from edge.pipeline.stats import PipelineStats
 from edge.sinks.payload import result_to_dict
+from edge.web.auth import is_token
 from edge.web.metrics import metrics_text
 from edge.web.server import (
     CONTROL_CHARS,
@@ -46,11 +44,11 @@ from edge.web.server import (
     redact,
     this_machines_names,
 )
+from edge.web.stream import BOUNDARY, SharedJpeg
 
 log = logging.getLogger(__name__)
 
 PAGE_FILE = Path(__file__).resolve().parent / "live.html"
-BOUNDARY = "emotionedgeframe"
 
 
 class WebView:
@@ -70,7 +68,7 @@ class WebView:
         self.page = PAGE_FILE.read_bytes()  # read when the view starts, not at import
         self.loopback_only = is_loopback(cfg.host)
         self.host_names = this_machines_names(cfg.host)
-        self._closing = threading.Event()
+        self.jpeg = SharedJpeg(live, cfg.max_fps)
         handler = type("Handler", (_Handler,), {"view": self})
         try:
             self.server = LimitedServer((cfg.host, cfg.port), handler, self.limits, cfg.token)
@@ -99,7 +97,7 @@ class WebView:
         if not cfg.token and not is_loopback(cfg.host):
             log.warning(
                 "web.host is %s but web.token is not set: anyone who can reach this device "
-                "can watch the camera; set web.token (8+ characters), or web.host: 127.0.0.1",
+                "can watch the camera; set web.token (16+ characters), or web.host: 127.0.0.1",
                 cfg.host,
             )
 
@@ -121,15 +119,10 @@ class WebView:
         return self.server.open_connections
 
     def close(self) -> None:
-        self._closing.set()
-        self.server.stopping.set()
+        self.server.stopping.set()  # streams end at once
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(2.0)
-
-    @property
-    def closing(self) -> bool:
-        return self._closing.is_set()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -176,8 +169,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile = reader
 
     def _is_token(self, given: bytes) -> bool:
-        token = self.view.cfg.token or ""
-        return hmac.compare_digest(given, token.encode())
+        if is_token(given, self.view.cfg.token or ""):
+            return True
+        self.view.server.wrong_tokens.add(self.client_address[0])  # someone guessing, maybe
+        return False
 
     def _check_query(self) -> None:
         """The request line is parsed, no header read yet: a token in the query decides."""
@@ -284,27 +279,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.send_header("Connection", "close")
         self.end_headers()
-        period_s, seen = 1.0 / view.cfg.max_fps, 0
         try:
-            while not view.closing:
-                started = time.monotonic()
-                frame, result, seen = view.live.newer_than(seen, 1.0)
-                if frame is None:
-                    if view.live.closed:  # the run is over: no frame will come
-                        break
-                    continue
-                ok, jpeg = cv2.imencode(
-                    ".jpg", draw_overlay(frame.image_bgr, result), [cv2.IMWRITE_JPEG_QUALITY, 80]
-                )
-                if not ok:
-                    continue
-                self.wfile.write(
-                    f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                    f"{len(jpeg)}\r\n\r\n".encode()
-                    + jpeg.tobytes()
-                    + b"\r\n"
-                )
-                time.sleep(max(0.0, period_s - (time.monotonic() - started)))
+            with view.jpeg.viewer():
+                for part in view.jpeg.parts(view.server.stopping):
+                    self.wfile.write(part)  # the bytes every viewer is sent: no copy
         except OSError as exc:  # the viewer left, or stopped reading (send timeout)
             log.debug("%s stream ended (%s)", self.address_string(), describe_error(exc))
         self.close_connection = True
