@@ -1,17 +1,26 @@
 """One drawing function for every display: frame + result -> annotated frame.
 
-Sizes follow the frame's height, so the text is as legible at 1920x1080 as at
-640x480. Each emotion has its own colour; the box, the label and the score bars of
-a face use it.
+What is written is decided first, from the result alone (`overlay_texts`), then drawn.
+An emotion is shown as current only on a face found in this frame. While there is no face,
+or several under the default policy, that state is the headline; the emotion the outputs
+still hold for a moment is shown beneath it, small and grey, as "last seen: happy, 1.2 s
+ago", without bars.
+
+Sizes follow the frame's height (with a floor at 480 lines), so the text is as legible at
+1920x1080 as at 640x480. Each emotion has its own colour; the box, the label and the score
+bars of a face use it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import cv2
 import numpy as np
 
+from edge.display.text import draw_text, text_size
 from edge.types import Result
 
 # BGR, chosen to be told apart on a TV across a room
@@ -26,25 +35,88 @@ EMOTION_COLORS = {
 }
 DEFAULT_COLOR = (255, 255, 255)
 UNCLASSIFIED_COLOR = (160, 160, 160)
+HEADLINE_COLOR = (255, 255, 255)
+HELD_COLOR = (175, 175, 175)  # grey: the held emotion is not this frame's
+BAR_BACKGROUND = (60, 60, 60)
 STATUS_TEXT = {"no_face": "no face", "multiple_faces": "several faces"}
-FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 def color_of(label: str) -> tuple[int, int, int]:
     return EMOTION_COLORS.get(label, DEFAULT_COLOR)
 
 
-def _text(
-    image: np.ndarray,
-    text: str,
-    org: tuple[int, int],
-    scale: float,
-    color: tuple[int, int, int],
-    thickness: int,
-) -> None:
-    """Text with a dark outline, readable on any background."""
-    cv2.putText(image, text, org, FONT, scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)
-    cv2.putText(image, text, org, FONT, scale, color, thickness, cv2.LINE_AA)
+@dataclass(frozen=True)
+class FaceText:
+    """What is written at one classified face: its box, label and bars."""
+
+    box_xywh: tuple[int, int, int, int]
+    label: str  # "happy 87%"
+    emotion: str  # the class whose colour the box and label take
+    scores: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scores", MappingProxyType(dict(self.scores)))
+
+
+@dataclass(frozen=True)
+class OverlayTexts:
+    """Everything the overlay writes for a result, before any pixel is drawn."""
+
+    headline: str | None = None  # the frame's state when no face's emotion is current
+    held: str | None = None  # "last seen: happy, 1.2 s ago" beneath the headline
+    faces: tuple[FaceText, ...] = ()  # classified faces, each with its emotion
+    unclassified: tuple[tuple[int, int, int, int], ...] = ()  # boxes found, not classified
+
+
+def held_text(label: str, age_s: float) -> str:
+    return f"last seen: {label}, {age_s:.1f} s ago"
+
+
+def overlay_texts(result: Result | None) -> OverlayTexts:
+    """What the overlay says about `result`: an emotion as current only with status "ok"."""
+    if result is None:
+        return OverlayTexts()
+    if result.status != "ok":  # no face's emotion is this frame's, whatever is held
+        held, age_s = result.held_label, result.decision_age_s
+        return OverlayTexts(
+            headline=STATUS_TEXT.get(result.status, result.status),
+            held=held_text(held, age_s) if held is not None and age_s is not None else None,
+            unclassified=tuple(d.box_xywh for d in result.detections),
+        )
+    classified = [face.detection for face in result.faces]
+    unclassified = tuple(d.box_xywh for d in result.detections if d not in classified)
+    primary, decision = result.primary_face, result.decision
+    faces = []
+    for face in result.faces:
+        # the primary face shows what every output reports (held steady, or uncertain);
+        # the others, this frame's own classification
+        name, confidence, scores = face.label, face.confidence, face.scores
+        if face is primary and decision.label is not None:
+            name, confidence = decision.label, decision.confidence or 0.0
+            scores = result.smoothed_scores
+        faces.append(FaceText(face.box_xywh, f"{name} {confidence:.0%}", name, scores))
+    return OverlayTexts(faces=tuple(faces), unclassified=unclassified)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Pixel sizes for a frame `height` lines tall: 1 unit at 480 lines, 2.25 at 1080.
+
+    Text thickness: OpenCV 5 draws 1 as the regular weight and anything above as bold
+    (OpenCV 4 thickens the strokes instead)."""
+
+    unit: float
+
+    @classmethod
+    def for_height(cls, height: int) -> Sizes:
+        return cls(max(1.0, height / 480))  # smaller frames keep the 480-line sizes
+
+    def px(self, at_480: float) -> int:
+        return max(1, round(at_480 * self.unit))
+
+    @property
+    def outline_px(self) -> int:
+        return self.px(1)
 
 
 def draw_overlay(
@@ -55,67 +127,83 @@ def draw_overlay(
 ) -> np.ndarray:
     """A copy of `image_bgr` with the faces, labels, score bars, status and rates drawn."""
     out = image_bgr.copy()
-    height, width = out.shape[:2]
-    unit = max(1.0, height / 480)  # 1 at 480 lines, 2.25 at 1080
-    scale, thick = 0.6 * unit, max(1, round(2 * unit))
-    if result is not None:
-        classified = [face.detection for face in result.faces]
-        for detection in result.detections:
-            if detection not in classified:  # found but not classified (face policy)
-                x, y, w, h = detection.box_xywh
-                cv2.rectangle(out, (x, y), (x + w, y + h), UNCLASSIFIED_COLOR, thick)
-        primary, decision = result.primary_face, result.decision
-        for face in result.faces:
-            x, y, w, h = face.box_xywh
-            # the primary face shows what every output reports (held steady, or uncertain);
-            # the others, this frame's own classification
-            name, confidence, scores = face.label, face.confidence, face.scores
-            if face is primary and decision.label is not None:
-                name, confidence = decision.label, decision.confidence or 0.0
-                scores = result.smoothed_scores
-            color = color_of(name)
-            cv2.rectangle(out, (x, y), (x + w, y + h), color, thick + 1)
-            label = f"{name} {confidence:.0%}"
-            _text(out, label, (x, max(round(20 * unit), y - round(8 * unit))), scale, color, thick)
-            _score_bars(out, scores, (min(x + w + round(8 * unit), width - 1), y), unit)
-        status = STATUS_TEXT.get(result.status)
-        if status:
-            (tw, _), _ = cv2.getTextSize(status, FONT, scale * 1.4, thick)
-            org = ((width - tw) // 2, round(40 * unit))
-            _text(out, status, org, scale * 1.4, (255, 255, 255), thick)
+    sizes = Sizes.for_height(out.shape[0])
+    texts = overlay_texts(result)
+    for x, y, w, h in texts.unclassified:
+        cv2.rectangle(out, (x, y), (x + w, y + h), UNCLASSIFIED_COLOR, sizes.px(2))
+    for face in texts.faces:
+        _draw_face(out, face, sizes)
+    if texts.headline:
+        _draw_headline(out, texts.headline, texts.held, sizes)
     rates = []
     if fps is not None:
         rates.append(f"{fps:.1f} fps")
     if inference_ms is not None:
         rates.append(f"inference {inference_ms:.1f} ms")
     if rates:
-        _text(
-            out,
-            "  ".join(rates),
-            (round(10 * unit), height - round(12 * unit)),
-            scale * 0.8,
-            (255, 255, 255),
-            max(1, thick - 1),
-        )
+        org = (sizes.px(10), out.shape[0] - sizes.px(12))
+        scale, thick = 0.5 * sizes.unit, sizes.px(2)
+        draw_text(out, "   ".join(rates), org, scale, HEADLINE_COLOR, thick, sizes.outline_px)
     return out
 
 
+def _draw_face(image: np.ndarray, face: FaceText, sizes: Sizes) -> None:
+    x, y, w, h = face.box_xywh
+    color = color_of(face.emotion)
+    cv2.rectangle(image, (x, y), (x + w, y + h), color, sizes.px(3))
+    scale, thick = 0.65 * sizes.unit, sizes.px(2)
+    text_w, text_h, _ = text_size(face.label, scale, thick)
+    org_x = max(sizes.px(2), min(x, image.shape[1] - text_w - sizes.px(4)))
+    org_y = max(text_h + sizes.px(6), y - sizes.px(8))
+    draw_text(image, face.label, (org_x, org_y), scale, color, thick, sizes.outline_px)
+    if face.scores:
+        _score_bars(image, face.scores, face.box_xywh, sizes)
+
+
+def _draw_headline(image: np.ndarray, headline: str, held: str | None, sizes: Sizes) -> None:
+    """The frame's state, large and centred at the top; a held emotion small and grey below."""
+    width = image.shape[1]
+    scale, thick = 0.9 * sizes.unit, sizes.px(2)
+    text_w, text_h, depth = text_size(headline, scale, thick)
+    baseline = sizes.px(14) + text_h
+    org = ((width - text_w) // 2, baseline)
+    draw_text(image, headline, org, scale, HEADLINE_COLOR, thick, sizes.outline_px)
+    if held:
+        small, small_thick = 0.55 * sizes.unit, 1  # regular weight at every size
+        held_w, held_h, _ = text_size(held, small, small_thick)
+        org = ((width - held_w) // 2, baseline + depth + sizes.px(8) + held_h)
+        draw_text(image, held, org, small, HELD_COLOR, small_thick, sizes.outline_px)
+
+
 def _score_bars(
-    image: np.ndarray, scores: Mapping[str, float], origin: tuple[int, int], unit: float
+    image: np.ndarray, scores: Mapping[str, float], box: tuple[int, int, int, int], sizes: Sizes
 ) -> None:
-    """One small bar per class beside the face; skipped where it would leave the frame."""
-    x, y = origin
-    bar_h, gap, length = round(10 * unit), round(4 * unit), round(60 * unit)
-    text_w = round(34 * unit)
+    """A bar per class with its whole name, beside the face: right of it, else left of it,
+    else left out; the column is as wide as the longest label given."""
+    x, y, w, _ = box
+    scale, thick = 0.5 * sizes.unit, sizes.px(2)
+    label_w = max(text_size(label, scale, thick)[0] for label in scores)
+    _, label_h, depth = text_size("Mg", scale, thick)
+    bar_len, gap = sizes.px(50), sizes.px(6)
+    row_h = label_h + depth + sizes.px(4)
+    block_w, block_h = bar_len + gap + label_w + sizes.outline_px, row_h * len(scores)
     height, width = image.shape[:2]
-    if x + length + text_w >= width or y + len(scores) * (bar_h + gap) >= height:
+    left = x + w + sizes.px(8)
+    if left + block_w >= width:
+        left = x - sizes.px(8) - block_w
+    if left < 0 or block_h >= height:
         return
+    top = max(0, min(y, height - block_h - 1))
     for i, (label, score) in enumerate(scores.items()):
-        top = y + i * (bar_h + gap)
+        row = top + i * row_h
+        bar_top, bar_bottom = row + depth // 2, row + label_h + depth
         color = color_of(label)
-        cv2.rectangle(image, (x, top), (x + length, top + bar_h), (60, 60, 60), -1)
-        cv2.rectangle(image, (x, top), (x + round(length * score), top + bar_h), color, -1)
-        _text(image, label[:3], (x + length + round(4 * unit), top + bar_h), 0.4 * unit, color, 1)
+        cv2.rectangle(image, (left, bar_top), (left + bar_len, bar_bottom), BAR_BACKGROUND, -1)
+        fill = left + round(bar_len * min(1.0, max(0.0, score)))
+        if fill > left:
+            cv2.rectangle(image, (left, bar_top), (fill, bar_bottom), color, -1)
+        org = (left + bar_len + gap, row + label_h + depth // 2)
+        draw_text(image, label, org, scale, color, thick, sizes.outline_px)
 
 
 def draw_overlay_rgba(size_wh: tuple[int, int], result: Result | None) -> np.ndarray:
