@@ -336,7 +336,10 @@ def test_templates_read_fields_the_messages_have():
         ({"enabled": True, "host": "192.168.1.20", "port": 8081}, "http://192.168.1.20:8081/"),
         ({"enabled": True, "host": "fd00::20"}, "http://[fd00::20]:8080/"),
         ({"enabled": True, "host": "mypi.local"}, "http://mypi.local:8080/"),
-        ({"enabled": True, "host": "0.0.0.0", "token": "secret-Vq7Lm2xR9kTz"}, "http://{host}:8080/"),
+        (
+            {"enabled": True, "host": "0.0.0.0", "token": "secret-Vq7Lm2xR9kTz"},
+            "http://{host}:8080/",
+        ),
     ],
 )
 def test_web_view_url(web, expected):
