@@ -94,6 +94,11 @@ class WebConfig(Section):
         f"least {MIN_TOKEN_CHARS} characters, not easy to guess (make one with {MAKE_TOKEN})",
     )
     max_fps: float = Field(default=15.0, gt=0, le=60, description="stream frame-rate cap")
+    video: bool = Field(
+        default=True,
+        description="serve pictures: the page, /stream.mjpg and /latest.jpg; false serves "
+        "/api/result, /healthz and /metrics alone (no picture leaves the device this way)",
+    )
     stall_after_s: float = Field(
         default=5.0, gt=0, le=3600, description="/healthz says 503 after this long without a frame"
     )

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from edge.display.text import draw_text, text_size
-from edge.types import Result
+from edge.types import SEVERAL_FACES, Result
 
 # BGR, chosen to be told apart on a TV across a room
 EMOTION_COLORS = {
@@ -38,7 +38,7 @@ UNCLASSIFIED_COLOR = (160, 160, 160)
 HEADLINE_COLOR = (255, 255, 255)
 HELD_COLOR = (175, 175, 175)  # grey: the held emotion is not this frame's
 BAR_BACKGROUND = (60, 60, 60)
-STATUS_TEXT = {"no_face": "no face", "multiple_faces": "several faces"}
+STATUS_TEXT = {"no_face": "no face", "multiple_faces": SEVERAL_FACES}
 
 
 def color_of(label: str) -> tuple[int, int, int]:

@@ -39,12 +39,18 @@ def mjpeg_part(jpeg: bytes) -> bytes:
     return head.encode() + jpeg + b"\r\n"
 
 
-def encode_part(frame: Frame, result: Result | None) -> bytes | None:
-    """`frame` with `result` drawn on it, as a stream part; None if OpenCV cannot encode it."""
+def annotated_jpeg(frame: Frame, result: Result | None) -> bytes | None:
+    """`frame` with `result` drawn on it, as JPEG; None if OpenCV cannot encode it."""
     ok, jpeg = cv2.imencode(
         ".jpg", draw_overlay(frame.image_bgr, result), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
     )
-    return mjpeg_part(jpeg.tobytes()) if ok else None
+    return jpeg.tobytes() if ok else None
+
+
+def encode_part(frame: Frame, result: Result | None) -> bytes | None:
+    """`frame` with `result` drawn on it, as a stream part; None if OpenCV cannot encode it."""
+    jpeg = annotated_jpeg(frame, result)
+    return mjpeg_part(jpeg) if jpeg is not None else None
 
 
 @functools.cache

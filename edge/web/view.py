@@ -19,7 +19,6 @@ import logging
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -27,9 +26,9 @@ from edge.config.view import WebConfig
 from edge.errors import ConfigError
 from edge.pipeline.live import LiveState
 from edge.pipeline.stats import PipelineStats
-from edge.sinks.payload import result_to_dict
 from edge.web.auth import is_token
 from edge.web.metrics import metrics_text
+from edge.web.page import NO_VIDEO, PAGE_FILE, PICTURE_PATHS, result_view
 from edge.web.server import (
     CONTROL_CHARS,
     HOST_REFUSED,
@@ -44,11 +43,9 @@ from edge.web.server import (
     redact,
     this_machines_names,
 )
-from edge.web.stream import BOUNDARY, SharedJpeg
+from edge.web.stream import BOUNDARY, SharedJpeg, annotated_jpeg
 
 log = logging.getLogger(__name__)
-
-PAGE_FILE = Path(__file__).resolve().parent / "live.html"
 
 
 class WebView:
@@ -246,12 +243,14 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._send(400, b"bad request target\n", "text/plain; charset=utf-8")
             return
-        if path == "/":
+        if path in PICTURE_PATHS and not view.cfg.video:
+            self._send(404, NO_VIDEO, "text/plain; charset=utf-8")
+        elif path == "/":
             self._send(200, view.page, "text/html; charset=utf-8")
         elif path == "/api/result":
-            _, result = view.live.latest()
-            body = result_to_dict(result) if result else {}
-            self._send(200, json.dumps(body).encode(), "application/json")
+            self._send(200, json.dumps(result_view(view.live)).encode(), "application/json")
+        elif path == "/latest.jpg":
+            self._latest_jpeg()
         elif path == "/healthz":
             ok, why = view.healthy()
             self._send(
@@ -270,6 +269,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._stream()
         else:
             self._send(404, b"not found\n", "text/plain; charset=utf-8")
+
+    def _latest_jpeg(self) -> None:
+        """The newest frame with its result drawn: what Home Assistant's generic camera and
+        dashboards fetch. 503 while there is none (starting, paused)."""
+        frame, result = self.view.live.latest()
+        jpeg = annotated_jpeg(frame, result) if frame is not None else None
+        if jpeg is None:
+            why = b"paused\n" if self.view.live.paused else b"no frame yet\n"
+            self._send(503, why, "text/plain; charset=utf-8", {"Retry-After": "1"})
+            return
+        self._send(200, jpeg, "image/jpeg")
 
     def _stream(self) -> None:
         """Frames until the viewer leaves, the view closes, or a write times out."""

@@ -118,11 +118,11 @@ def test_page_in_chromium_shows_the_stream_and_the_current_emotion(tmp_path, dev
     status, body = get(f"{base}/api/result")
     assert status == 200 and json.loads(body)["emotion"] == "happy"
     dom = chromium(tmp_path, "--dump-dom", f"{base}/")
-    shown = re.search(r'<div id="emotion">([^<]*)</div>', dom)
+    shown = re.search(r'<div id="emotion" class="current">([^<]*)</div>', dom)
     assert (
         shown is not None and shown.group(1) == json.loads(get(f"{base}/api/result")[1])["emotion"]
     )
-    assert 'src="stream.mjpg"' in dom
+    assert 'src="stream.mjpg?n=1"' in dom
 
     shot = tmp_path / "page.png"
     chromium(tmp_path, "--window-size=1000,560", f"--screenshot={shot}", f"{base}/")
