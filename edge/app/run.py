@@ -93,7 +93,7 @@ def build_outputs(
         closing.callback(jsonl.close)
         outputs.sinks.append(jsonl)
     outputs.descriptions.extend(sink.description for sink in outputs.sinks)
-    viewer = open_viewer(config.display, stats, stop.set, preview)
+    viewer = open_viewer(config.display, stats, stop.set, preview, config.privacy.blur_faces)
     if viewer is not None:
         closing.callback(viewer.close)
         outputs.viewers.append(viewer)
@@ -101,7 +101,7 @@ def build_outputs(
     if config.web.enabled:
         from edge.web.view import WebView  # the HTTP server only when asked for
 
-        web = WebView(config.web, stats, live)
+        web = WebView(config.web, stats, live, blur=config.privacy.blur_faces)
         closing.callback(web.close)
         outputs.descriptions.append(web.description)
     return outputs
@@ -129,7 +129,8 @@ def run_pipeline(
     `signals`, when given, also watches the run: SIGHUP reopens the outputs, SIGUSR1 logs
     the stats."""
     spec = resolve_source(config.source)  # the source first: a typo fails fast
-    preview = camera_preview(config.display, spec.kind)  # the Pi camera's DRM preview, if any
+    # the Pi camera's DRM preview, if any
+    preview = camera_preview(config.display, spec.kind, config.privacy.blur_faces)
     source = make_source(config.source, preview=preview)
     if summary_json is not None:
         require_writable(summary_json, "--summary-json", "a writable file")

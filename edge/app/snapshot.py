@@ -48,7 +48,12 @@ def write_snapshot(config: Config, out: Path) -> str:
                 raise SourceError(f"{source.description}: no frame to take ({exc})") from None
         assert image is not None
         result = analyzer.analyze(Frame(0, image, time.monotonic(), time.time()))
-    annotated = draw_overlay(image, result, inference_ms=result.timings.inference_ms or None)
+    annotated = draw_overlay(
+        image,
+        result,
+        inference_ms=result.timings.inference_ms or None,
+        blur=config.privacy.blur_faces,
+    )
     try:
         written = cv2.imwrite(str(out), annotated)
     except cv2.error:

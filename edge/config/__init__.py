@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, PrivateAttr, ValidationError
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from edge.config.analysis import (
     ClassifierConfig,
@@ -25,6 +25,7 @@ from edge.config.base import Section
 from edge.config.load import format_validation_error, read_yaml
 from edge.config.mqtt import MqttConfig
 from edge.config.paths import APP_ROOT, DEFAULT_CONFIG, DEMO_SAMPLE, resolve_app_path
+from edge.config.privacy import PrivacyConfig
 from edge.config.source import SourceConfig
 from edge.config.view import DisplayConfig, WebConfig
 from edge.errors import ConfigError
@@ -97,6 +98,9 @@ class Config(Section):
     mqtt: MqttConfig = Field(default_factory=MqttConfig, description="MQTT publishing")
     display: DisplayConfig = Field(default_factory=DisplayConfig, description="HDMI/desktop")
     web: WebConfig = Field(default_factory=WebConfig, description="live web view")
+    privacy: PrivacyConfig = Field(
+        default_factory=PrivacyConfig, description="what pictures may show"
+    )
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="logging")
     _file: Path | None = PrivateAttr(default=None)
 
@@ -104,6 +108,15 @@ class Config(Section):
     def file(self) -> Path | None:
         """The config file this was read from (absolute), None for defaults alone."""
         return self._file
+
+    @model_validator(mode="after")
+    def _blur_needs_our_pixels(self) -> Config:
+        if self.privacy.blur_faces and self.display.backend == "drm":
+            raise ValueError(
+                "privacy.blur_faces: the drm display shows the Pi camera's own frames, which "
+                "cannot be blurred: use display.backend: framebuffer, window or none"
+            )
+        return self
 
 
 def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:

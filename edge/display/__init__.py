@@ -49,8 +49,9 @@ class DisplayViewer:
     the display, not the run: one warning line, the screen is closed, nothing more is shown.
     """
 
-    def __init__(self, screen: Screen, stats: PipelineStats) -> None:
+    def __init__(self, screen: Screen, stats: PipelineStats, blur: bool = False) -> None:
         self.screen = screen
+        self.blur = blur  # privacy.blur_faces
         self.stats = stats
         self.description = screen.description
         self.failed: str | None = None  # why the screen was given up, once it was
@@ -67,6 +68,7 @@ class DisplayViewer:
                     result,
                     snap.processed_fps,
                     inference or snap.inference_ms_mean or None,
+                    blur=self.blur,
                 )
             )
         except Exception as exc:
@@ -83,14 +85,17 @@ class DisplayViewer:
         self.screen.close()
 
 
-def camera_preview(cfg: DisplayConfig, source_kind: str) -> CameraPreview | None:
+def camera_preview(
+    cfg: DisplayConfig, source_kind: str, blur: bool = False
+) -> CameraPreview | None:
     """The preview object for the picamera2 source, if the DRM preview may be used.
 
-    `drm` asks for it; `auto` tries it with the Pi camera on a console (no desktop).
-    Nothing is opened here: `open_viewer` checks the screen.
+    `drm` asks for it; `auto` tries it with the Pi camera on a console (no desktop), unless
+    faces must be blurred (the preview shows the camera's own frames). Nothing is opened
+    here: `open_viewer` checks the screen.
     """
     wanted = cfg.backend == "drm" or (
-        cfg.backend == "auto" and source_kind == "picamera2" and not has_desktop()
+        cfg.backend == "auto" and source_kind == "picamera2" and not has_desktop() and not blur
     )
     if not wanted:
         return None
@@ -106,6 +111,7 @@ def open_viewer(
     stats: PipelineStats,
     on_quit: Callable[[], None],
     preview: CameraPreview | None = None,
+    blur: bool = False,
 ) -> DisplayViewer | DrmViewer | None:
     """The configured display as a viewer; with `auto`, the first that works, or None."""
     reasons: list[str] = []
@@ -122,7 +128,7 @@ def open_viewer(
                 raise
             reasons.append(str(exc))  # auto: the camera runs without preview; try the rest
     screen = open_screen(cfg, on_quit, reasons)
-    return DisplayViewer(screen, stats) if screen is not None else None
+    return DisplayViewer(screen, stats, blur) if screen is not None else None
 
 
 def open_screen(

@@ -20,6 +20,7 @@ from types import MappingProxyType
 import cv2
 import numpy as np
 
+from edge.display.blur import blur_faces
 from edge.display.text import draw_text, text_size
 from edge.types import SEVERAL_FACES, Result
 
@@ -124,9 +125,14 @@ def draw_overlay(
     result: Result | None,
     fps: float | None = None,
     inference_ms: float | None = None,
+    blur: bool = False,
 ) -> np.ndarray:
-    """A copy of `image_bgr` with the faces, labels, score bars, status and rates drawn."""
-    out = image_bgr.copy()
+    """A copy of `image_bgr` with the faces, labels, score bars, status and rates drawn;
+    with `blur`, every detected face pixelated first (privacy.blur_faces)."""
+    if blur and result is not None:
+        out = blur_faces(image_bgr, (d.box_xywh for d in result.detections))
+    else:
+        out = image_bgr.copy()
     sizes = Sizes.for_height(out.shape[0])
     texts = overlay_texts(result)
     for x, y, w, h in texts.unclassified:

@@ -39,17 +39,17 @@ def mjpeg_part(jpeg: bytes) -> bytes:
     return head.encode() + jpeg + b"\r\n"
 
 
-def annotated_jpeg(frame: Frame, result: Result | None) -> bytes | None:
-    """`frame` with `result` drawn on it, as JPEG; None if OpenCV cannot encode it."""
-    ok, jpeg = cv2.imencode(
-        ".jpg", draw_overlay(frame.image_bgr, result), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
-    )
+def annotated_jpeg(frame: Frame, result: Result | None, blur: bool = False) -> bytes | None:
+    """`frame` with `result` drawn on it (faces pixelated with `blur`), as JPEG; None if
+    OpenCV cannot encode it."""
+    picture = draw_overlay(frame.image_bgr, result, blur=blur)
+    ok, jpeg = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     return jpeg.tobytes() if ok else None
 
 
-def encode_part(frame: Frame, result: Result | None) -> bytes | None:
+def encode_part(frame: Frame, result: Result | None, blur: bool = False) -> bytes | None:
     """`frame` with `result` drawn on it, as a stream part; None if OpenCV cannot encode it."""
-    jpeg = annotated_jpeg(frame, result)
+    jpeg = annotated_jpeg(frame, result, blur)
     return mjpeg_part(jpeg) if jpeg is not None else None
 
 
@@ -73,8 +73,9 @@ def give_back_heap() -> None:
 class SharedJpeg:
     """The newest frame as a stream part, encoded once for all viewers."""
 
-    def __init__(self, live: LiveState, max_fps: float) -> None:
+    def __init__(self, live: LiveState, max_fps: float, blur: bool = False) -> None:
         self._live = live
+        self._blur = blur  # privacy.blur_faces
         self._period_s = 1.0 / max_fps
         self._lock = threading.Lock()
         self._part: bytes | None = None
@@ -95,7 +96,7 @@ class SharedJpeg:
             return None, seen_seq
         with self._lock:
             if seq > self._seq and not (self._seq > seen_seq and self._fresh()):
-                self._part, self._seq = encode_part(frame, result), seq
+                self._part, self._seq = encode_part(frame, result, self._blur), seq
                 self._made_at = time.monotonic()
                 self.encodes += 1
             return self._part, self._seq

@@ -57,15 +57,17 @@ class WebView:
         stats: PipelineStats,
         live: LiveState,
         limits: ServerLimits | None = None,
+        blur: bool = False,
     ) -> None:
         self.cfg = cfg
+        self.blur = blur  # privacy.blur_faces: every picture served has its faces pixelated
         self.stats = stats
         self.live = live
         self.limits = limits or ServerLimits()
         self.page = PAGE_FILE.read_bytes()  # read when the view starts, not at import
         self.loopback_only = is_loopback(cfg.host)
         self.host_names = this_machines_names(cfg.host)
-        self.jpeg = SharedJpeg(live, cfg.max_fps)
+        self.jpeg = SharedJpeg(live, cfg.max_fps, blur)
         handler = type("Handler", (_Handler,), {"view": self})
         try:
             self.server = LimitedServer((cfg.host, cfg.port), handler, self.limits, cfg.token)
@@ -274,7 +276,7 @@ class _Handler(BaseHTTPRequestHandler):
         """The newest frame with its result drawn: what Home Assistant's generic camera and
         dashboards fetch. 503 while there is none (starting, paused)."""
         frame, result = self.view.live.latest()
-        jpeg = annotated_jpeg(frame, result) if frame is not None else None
+        jpeg = annotated_jpeg(frame, result, self.view.blur) if frame is not None else None
         if jpeg is None:
             why = b"paused\n" if self.view.live.paused else b"no frame yet\n"
             self._send(503, why, "text/plain; charset=utf-8", {"Retry-After": "1"})

@@ -47,7 +47,7 @@ def test_shipped_config_is_valid_and_matches_defaults():
         ("logging:\n  level: LOUD\n", "logging.level: Input should be"),
         (
             "classifer:\n  threads: 2\n",
-            "classifer: unknown key (allowed here: classifier, detector, display, faces, logging, mqtt, output, reuse, service, smoothing, source, stats, web)",
+            "classifer: unknown key (allowed here: classifier, detector, display, faces, logging, mqtt, output, privacy, reuse, service, smoothing, source, stats, web)",
         ),
         (
             "source:\n  url: rtsp://cam\n",
