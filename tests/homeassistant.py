@@ -198,6 +198,7 @@ class HomeAssistant:
         *,
         form: bool = False,
         parse: bool = True,
+        raw: bool = False,
     ) -> tuple[int, Any]:
         headers = {}
         data = None
@@ -212,15 +213,22 @@ class HomeAssistant:
         request = urllib.request.Request(self.url + path, data, headers, method=method)
         try:
             with urllib.request.urlopen(request, timeout=REQUEST_S) as response:
-                status, raw = response.status, response.read()
+                status, body_bytes = response.status, response.read()
         except urllib.error.HTTPError as error:
-            status, raw = error.code, error.read()
+            status, body_bytes = error.code, error.read()
+        if raw:  # the body's bytes: a picture
+            return status, body_bytes
         if not parse:
-            return status, raw.decode(errors="replace")
+            return status, body_bytes.decode(errors="replace")
         try:
-            return status, json.loads(raw) if raw else None
+            return status, json.loads(body_bytes) if body_bytes else None
         except ValueError:
-            return status, raw.decode(errors="replace")
+            return status, body_bytes.decode(errors="replace")
+
+    def picture(self, entity_id: str) -> bytes | None:
+        """What an image entity shows (GET /api/image_proxy/<id>); None while it has none."""
+        status, body = self._request("GET", f"/api/image_proxy/{entity_id}", raw=True)
+        return body if status == 200 else None
 
     def _status(self, path: str) -> int:
         return self._request("GET", path)[0]

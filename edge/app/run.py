@@ -79,6 +79,7 @@ def build_outputs(
             web_url=web_url,
             config_file=config.file,
             live=live,
+            blur=config.privacy.blur_faces,
         )
         closing.callback(mqtt.close)
         outputs.sinks.append(mqtt)

@@ -192,6 +192,21 @@ class MqttConfig(Section):
         "often; a change of the emotion or of face presence goes out at once. Result entities "
         "expire after three intervals without results",
     )
+    snapshot: bool = Field(
+        default=False,
+        description="publish a JPEG of the annotated frame to …/snapshot for Home Assistant's "
+        "image entity: a picture leaves the device (privacy.blur_faces applies)",
+    )
+    snapshot_interval_s: float = Field(
+        default=60.0,
+        ge=5.0,
+        le=86400,
+        description="…/snapshot: at once when the shown emotion changes (at most every 5 s), "
+        "else at most this often",
+    )
+    snapshot_width: int = Field(
+        default=640, ge=64, le=1920, description="…/snapshot: wider frames are scaled down"
+    )
     reconnect_max_s: int = Field(default=30, ge=1, le=600, description="longest reconnect wait")
     discovery: bool = Field(default=True, description="announce to Home Assistant")
     discovery_prefix: str = Field(

@@ -21,30 +21,19 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import cv2
-
-from edge.display.overlay import draw_overlay
+from edge.display.picture import annotated_jpeg
 from edge.pipeline.live import LiveState
 from edge.types import Frame, Result
 
 log = logging.getLogger(__name__)
 
 BOUNDARY = "emotionedgeframe"
-JPEG_QUALITY = 80
 
 
 def mjpeg_part(jpeg: bytes) -> bytes:
     """One part of the multipart/x-mixed-replace body: boundary, headers, the JPEG."""
     head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
     return head.encode() + jpeg + b"\r\n"
-
-
-def annotated_jpeg(frame: Frame, result: Result | None, blur: bool = False) -> bytes | None:
-    """`frame` with `result` drawn on it (faces pixelated with `blur`), as JPEG; None if
-    OpenCV cannot encode it."""
-    picture = draw_overlay(frame.image_bgr, result, blur=blur)
-    ok, jpeg = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    return jpeg.tobytes() if ok else None
 
 
 def encode_part(frame: Frame, result: Result | None, blur: bool = False) -> bytes | None:

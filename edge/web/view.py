@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from edge.config.view import WebConfig
+from edge.display.picture import annotated_jpeg
 from edge.errors import ConfigError
 from edge.pipeline.live import LiveState
 from edge.pipeline.stats import PipelineStats
@@ -43,7 +44,7 @@ from edge.web.server import (
     redact,
     this_machines_names,
 )
-from edge.web.stream import BOUNDARY, SharedJpeg, annotated_jpeg
+from edge.web.stream import BOUNDARY, SharedJpeg
 
 log = logging.getLogger(__name__)
 

@@ -45,6 +45,7 @@ DIAGNOSTICS = {
 }
 EPISODE = "event.emotion_edge_{}_face_episode"  # fired by …/events, not a state to agree on
 PAUSE_SWITCH = "switch.emotion_edge_{}_paused"
+SNAPSHOT_IMAGE = "image.emotion_edge_{}_snapshot"
 if cpu_temperature_c() is not None:  # announced only where the machine reports one
     DIAGNOSTICS["cpu_temperature"] = "sensor.emotion_edge_{}_cpu_temperature"
 # Home Assistant's own complaints about what the device sent (templates that fail, values a
@@ -214,7 +215,12 @@ def demo_frames(count: int) -> list[np.ndarray]:
 
 
 def device_on(
-    hass: HomeAssistant, broker: Broker, tmp_path: Path, device_id: str, source: str
+    hass: HomeAssistant,
+    broker: Broker,
+    tmp_path: Path,
+    device_id: str,
+    source: str,
+    mqtt_extra: str = "",
 ) -> Device:
     """A device that runs on `source` (the YAML lines of its section) with short intervals;
     its subscriber listens before it starts."""
@@ -224,6 +230,7 @@ def device_on(
         "mqtt:\n  enabled: true\n  host: 127.0.0.1\n"
         f"  port: {broker.port}\n  device_id: {device_id}\n"
         "  sensor_interval_s: 1\n  stats_interval_s: 1\n"
+        f"{mqtt_extra}"
         # the demo has 2 s without a face: forgetting the emotion sooner than that lets
         # face present go off too
         "smoothing:\n  reset_after_s: 0.5\n"
@@ -372,3 +379,31 @@ def test_the_pause_switch_pauses_and_resumes_the_device(home_assistant, broker, 
         stderr = device.stop()
     assert home_assistant.complaints(device.log_from, HA_LOGGERS) == [], stderr
     assert "paused: nothing is analysed or shown" in stderr and "resumed" in stderr
+
+
+def test_the_image_entity_shows_the_picture_the_device_sent(home_assistant, broker, tmp_path):
+    device = device_on(
+        home_assistant,
+        broker,
+        tmp_path,
+        "pic",
+        f"  uri: {DEMO_SAMPLE}\n  loop: true\n",
+        mqtt_extra="  snapshot: true\n  snapshot_interval_s: 5\n",
+    ).start()
+    entity = SNAPSHOT_IMAGE.format(device.device_id)
+    try:
+        device.wait_agreed(lambda shown: shown["camera"] == "on", 60)
+
+        def shows_a_sent_picture() -> bool:
+            shown = home_assistant.picture(entity)
+            sent = device.sub.payloads(device.topic("snapshot"))
+            return shown is not None and shown in sent
+
+        assert wait_until(shows_a_sent_picture, 60, 0.5), home_assistant.state(entity)
+        picture = cv2.imdecode(
+            np.frombuffer(home_assistant.picture(entity) or b"", np.uint8), cv2.IMREAD_COLOR
+        )
+        assert picture is not None and picture.shape[1] <= 640  # mqtt.snapshot_width
+    finally:
+        stderr = device.stop()
+    assert home_assistant.complaints(device.log_from, HA_LOGGERS) == [], stderr

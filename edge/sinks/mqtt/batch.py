@@ -16,13 +16,13 @@ class LinkState(Protocol):
 
     connected: bool
 
-    def keep_for_later(self, topic: str, payload: str, keep: bool) -> None: ...
+    def keep_for_later(self, topic: str, payload: str | bytes, keep: bool) -> None: ...
 
 
 @dataclass(frozen=True)
 class Message:
     topic: str
-    payload: str
+    payload: str | bytes  # bytes: a picture (…/snapshot)
     qos: int
     retain: bool
     bounded: bool  # counts against buffer_messages (results, stats); False: on-connect set
@@ -36,7 +36,12 @@ class Batch:
         self.messages: list[Message] = []
 
     def send(
-        self, topic: str, payload: str, qos: int, retain: bool = False, keep: bool = False
+        self,
+        topic: str,
+        payload: str | bytes,
+        qos: int,
+        retain: bool = False,
+        keep: bool = False,
     ) -> None:
         """Within the bound. While the broker is away a `keep` message (a result) waits in
         the backlog; any other is skipped: a newer one follows, and the retained ones are

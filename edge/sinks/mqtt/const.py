@@ -11,17 +11,18 @@ from typing import Literal
 from edge.types import SEVERAL_FACES
 
 # the levels under mqtt.topic_prefix
-AVAILABILITY, CAMERA, EMOTION, EVENTS, PAUSED, SENSORS, STATE, STATS = (
+AVAILABILITY, CAMERA, EMOTION, EVENTS, PAUSED, SENSORS, SNAPSHOT, STATE, STATS = (
     "availability",
     "camera",
     "emotion",
     "events",
     "paused",
     "sensors",
+    "snapshot",
     "state",
     "stats",
 )
-TOPIC_LEVELS = (AVAILABILITY, CAMERA, EMOTION, EVENTS, PAUSED, SENSORS, STATE, STATS)
+TOPIC_LEVELS = (AVAILABILITY, CAMERA, EMOTION, EVENTS, PAUSED, SENSORS, SNAPSHOT, STATE, STATS)
 RETAINED_LEVELS = (AVAILABILITY, CAMERA, STATE, PAUSED)  # what a run leaves on the broker
 PAUSED_SET = f"{PAUSED}/set"  # where Home Assistant's switch (anyone) sends ON or OFF
 ON, OFF = "ON", "OFF"

@@ -32,11 +32,12 @@ class DropWatch:
         self._largest = (0, "")
         self._max_packet_bytes = max_packet_bytes
 
-    def too_big(self, topic: str, payload: str) -> str | None:
+    def too_big(self, topic: str, payload: str | bytes) -> str | None:
         """None if the message may go; else why not, the first time for its topic ("" after).
 
         Its size is noted either way: the largest sent is the likely cause of a drop."""
-        size = len(topic.encode()) + len(payload.encode()) + PACKET_OVERHEAD
+        body = payload.encode() if isinstance(payload, str) else payload
+        size = len(topic.encode()) + len(body) + PACKET_OVERHEAD
         if size > self._largest[0]:
             self._largest = (size, topic)
         limit = self._max_packet_bytes

@@ -31,6 +31,7 @@ from edge.sinks.mqtt.const import (
     PAUSED_SET,
     SENSORS,
     SEVERAL_FACES_STATE,
+    SNAPSHOT,
     STATS,
     STREAMING,
 )
@@ -161,6 +162,13 @@ def _result_components(
     return {"emotion": emotion, "confidence": confidence, "faces": faces, "face_present": present}
 
 
+def _snapshot_component(make: _Entities) -> dict[str, Any]:
+    """An image entity: the annotated frame, sent on a change and every interval."""
+    component = make.entity("image", "snapshot", "Snapshot", SNAPSHOT, content_type="image/jpeg")
+    component["image_topic"] = component.pop("state_topic")
+    return {"snapshot": component}
+
+
 def _pause_component(make: _Entities) -> dict[str, Any]:
     """A switch: on, the device analyses and shows nothing (edge.sinks.mqtt.pause)."""
     return {
@@ -224,6 +232,7 @@ def discovery_payload(
     configuration_url: str | None = None,
     cpu_temperature: bool = False,
     pause_switch: bool = False,
+    snapshot: bool = False,
 ) -> dict[str, Any]:
     make = _Entities(f"emotion_edge_{device_id}", topic_prefix)
     device: dict[str, Any] = {
@@ -249,6 +258,7 @@ def discovery_payload(
                 "event", "episode", "Face episode", EVENTS, event_types=list(EPISODE_KINDS)
             ),
             **(_pause_component(make) if pause_switch else {}),
+            **(_snapshot_component(make) if snapshot else {}),
             **_diagnostic_components(make, cpu_temperature),
         },
     }

@@ -57,7 +57,7 @@ class MqttLink:
         self.dropped = 0  # messages lost: broker away longer than the backlog, or too slow
         self.published = 0
         self._on_online = on_online  # composes the on-connect set into a Batch, under the lock
-        self._backlog: deque[tuple[str, str]] = deque(maxlen=cfg.buffer_messages)
+        self._backlog: deque[tuple[str, str | bytes]] = deque(maxlen=cfg.buffer_messages)
         self._unsent: deque[tuple[Any, int]] = deque()  # (MQTTMessageInfo, qos) not yet sent
         self._outbox: deque[Message] = deque()  # admitted, not yet handed to paho
         self._publishing = False  # a thread is handing the outbox to paho
@@ -104,7 +104,7 @@ class MqttLink:
             self._admit(out.messages)
         self._publish_outbox()
 
-    def keep_for_later(self, topic: str, payload: str, keep: bool) -> None:
+    def keep_for_later(self, topic: str, payload: str | bytes, keep: bool) -> None:
         """Under the lock, while the broker is away: a result waits, the rest is skipped."""
         if keep:
             if len(self._backlog) == self._backlog.maxlen:

@@ -9,6 +9,7 @@ Topics under the prefix:
   emotion       the result JSON, by the publish policy
   events        face episodes: start, change of the shown emotion, end (each one)
   stats         every stats_interval_s
+  snapshot      a JPEG for Home Assistant's image entity (mqtt.snapshot), not retained
   paused        ON or OFF, retained: the pause switch's state (…/paused/set takes commands)
 plus Home Assistant device discovery. Results come through emit() (analysis thread); the
 camera state, stats and the retained values again come from tick() (the pipeline's
@@ -39,6 +40,7 @@ from edge.sinks.mqtt.const import (
     PAUSED_CAMERA,
     PAUSED_SET,
     SENSORS,
+    SNAPSHOT,
     STATE,
     STATS,
     TOPIC_LEVELS,
@@ -56,6 +58,7 @@ from edge.sinks.mqtt.policy import (
     stats_payload,
 )
 from edge.sinks.mqtt.record import Announcement, load_record, record_path, save_record
+from edge.sinks.mqtt.snapshot import Snapshots
 from edge.sinks.payload import episode_to_dict, result_to_dict
 from edge.types import Result
 
@@ -81,6 +84,7 @@ class MqttSink:
         environ: dict[str, str] | None = None,
         config_file: Path | None = None,
         live: LiveState | None = None,
+        blur: bool = False,
     ) -> None:
         self.cfg, self.stats, self.labels, self.model_name = cfg, stats, labels, model_name
         self.web_url = web_url
@@ -99,6 +103,7 @@ class MqttSink:
         self._has_cpu_temperature = cpu_temperature_c() is not None
         self._record_path = record_path(environ, config_file)  # one record per config
         self.pause = self._pause_switch(live)
+        self.snapshots = Snapshots(cfg, live, blur) if cfg.snapshot and live is not None else None
         self._announcement = Announcement.of(cfg)
         self._recorded = False  # what an earlier run announced is handled once per process
         self._reannounced_at_s = -REANNOUNCE_MIN_INTERVAL_S
@@ -126,6 +131,12 @@ class MqttSink:
             cfg.prefix,
         )
 
+    def _picture(self, changed: bool, now_s: float) -> bytes | None:
+        snapshots = self.snapshots
+        if snapshots is None or not snapshots.due(changed, now_s):
+            return None
+        return snapshots.take(now_s)
+
     def _pause_switch(self, live: LiveState | None) -> PauseSwitch | None:
         """Only where there are frames to pause (the run's live state); kept beside the
         announcement record, one per config file as it is."""
@@ -152,7 +163,10 @@ class MqttSink:
         payload = result_to_dict(result)
         label = payload["emotion"]
         values = sensor_values(payload)
+        picture = self._picture(values["emotion"] != self._state, now)  # outside the lock
         with self.link.batch() as out:  # the sink's state changes with what it sends
+            if picture is not None:
+                out.send(self.topics[SNAPSHOT], picture, qos=0)
             if values["emotion"] != self._state:
                 self._state = values["emotion"]
                 out.send(self.topics[STATE], self._state, qos=1, retain=True)
@@ -231,6 +245,7 @@ class MqttSink:
             configuration_url=self.web_url,
             cpu_temperature=self._has_cpu_temperature,
             pause_switch=self.pause is not None,
+            snapshot=self.snapshots is not None,
         )
         out.send_now(discovery_topic(cfg.discovery_prefix, cfg.device_id), compact(payload))
 
