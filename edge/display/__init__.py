@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from edge.display.common import DisplayUnavailable, has_desktop
-from edge.display.overlay import draw_overlay
+from edge.display.overlay import draw_overlay, paused_card
 from edge.errors import first_line
 from edge.types import Frame, Result
 
@@ -55,22 +55,21 @@ class DisplayViewer:
         self.stats = stats
         self.description = screen.description
         self.failed: str | None = None  # why the screen was given up, once it was
+        self._size_wh = (640, 480)  # of the last frame shown: the paused card's size
 
     def show(self, frame: Frame, result: Result | None) -> None:
         if self.failed is not None:
             return
+        self._size_wh = frame.size_wh
         snap = self.stats.snapshot()
         inference = result.timings.inference_ms if result and result.faces else None
+        rates = (snap.processed_fps, inference or snap.inference_ms_mean or None)
+        self._put(lambda: draw_overlay(frame.image_bgr, result, *rates, blur=self.blur))
+
+    def _put(self, picture: Callable[[], np.ndarray]) -> None:
+        """Draw and show; a failure is said once and ends the display, not the run."""
         try:
-            self.screen.show_image(
-                draw_overlay(
-                    frame.image_bgr,
-                    result,
-                    snap.processed_fps,
-                    inference or snap.inference_ms_mean or None,
-                    blur=self.blur,
-                )
-            )
+            self.screen.show_image(picture())
         except Exception as exc:
             self.failed = first_line(exc)
             log.warning(
@@ -80,6 +79,11 @@ class DisplayViewer:
             )
             with contextlib.suppress(Exception):
                 self.screen.close()
+
+    def show_paused(self) -> None:
+        """The pause switch is on: the paused card instead of the last frame."""
+        if self.failed is None:
+            self._put(lambda: paused_card(self._size_wh))
 
     def close(self) -> None:
         self.screen.close()

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from edge.display.common import DisplayUnavailable
-from edge.display.overlay import draw_overlay_rgba
+from edge.display.overlay import draw_overlay_rgba, paused_card_rgba
 from edge.errors import first_line
 from edge.types import Frame, Result
 
@@ -195,6 +195,7 @@ class DrmViewer:
         self._drawn_index: int | None = None
         self._set_at_s = -float("inf")
         self._reported: set[str] = set()
+        self._size_wh = (640, 480)  # of the last frame: the paused card's size
 
     def show(self, frame: Frame, result: Result | None) -> None:
         if result is None or result.frame_index == self._drawn_index or not self.preview.attached:
@@ -203,6 +204,7 @@ class DrmViewer:
         if now - self._set_at_s < self.interval_s:
             return  # too soon: a later frame draws whatever result is newest by then
         self._drawn_index = result.frame_index
+        self._size_wh = frame.size_wh
         try:
             changed = self.preview.set_overlay(draw_overlay_rgba(frame.size_wh, result))
         except Exception as exc:  # the picture goes on without the drawing
@@ -216,6 +218,16 @@ class DrmViewer:
         if changed:
             self._set_at_s = now
             self.overlays_set += 1
+
+    def show_paused(self) -> None:
+        """An opaque card over the camera's own preview, which no pause stops."""
+        if not self.preview.attached:
+            return
+        try:
+            self.preview.set_overlay(paused_card_rgba(self._size_wh))
+        except Exception as exc:
+            log.warning("drm: cannot cover the preview while paused (%s)", first_line(exc))
+        self._drawn_index = None  # the first result after the pause is drawn at once
 
     def close(self) -> None:
         pass  # the preview goes with the camera, which its source closes

@@ -212,6 +212,24 @@ def _score_bars(
         draw_text(image, label, org, scale, color, thick, sizes.outline_px)
 
 
+PAUSED_HEADLINE, PAUSED_NOTE = "paused", "nothing is analysed or shown"
+
+
+def paused_card(size_wh: tuple[int, int]) -> np.ndarray:
+    """What a screen shows while paused (the pause switch): black, and the word, so the
+    last picture before the pause does not stay up."""
+    card = np.zeros((size_wh[1], size_wh[0], 3), np.uint8)
+    _draw_headline(card, PAUSED_HEADLINE, PAUSED_NOTE, Sizes.for_height(size_wh[1]))
+    return card
+
+
+def paused_card_rgba(size_wh: tuple[int, int]) -> np.ndarray:
+    """The same, opaque, for a hardware overlay plane: it hides the camera's own preview."""
+    rgba = np.full((size_wh[1], size_wh[0], 4), 255, np.uint8)
+    rgba[..., :3] = cv2.cvtColor(paused_card(size_wh), cv2.COLOR_BGR2RGB)
+    return rgba
+
+
 def draw_overlay_rgba(size_wh: tuple[int, int], result: Result | None) -> np.ndarray:
     """The same drawing on a transparent RGBA layer, for a hardware overlay plane."""
     width, height = size_wh

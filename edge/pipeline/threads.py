@@ -45,6 +45,8 @@ class Viewer(Protocol):
 
     def show(self, frame: Frame, result: Result | None) -> None: ...
 
+    def show_paused(self) -> None: ...  # the pause switch is on: no frame comes
+
     def close(self) -> None: ...
 
 
@@ -160,14 +162,19 @@ class Pipeline:
 
     # -- viewer thread: every captured frame, at the camera's rate ---------------------
     def _view_loop(self) -> None:
-        seen = 0
+        seen, paused_shown = 0, False
         try:
             while not self.stop.is_set():
                 frame, result, seen = self.live.newer_than(seen, POLL_S)
                 if frame is None:
                     if self.live.closed:
                         return
+                    if self.live.paused and not paused_shown:  # not the last frame, for ever
+                        for viewer in self.viewers:
+                            viewer.show_paused()
+                        paused_shown = True
                     continue
+                paused_shown = False
                 for viewer in self.viewers:
                     viewer.show(frame, result)
         except BaseException as exc:

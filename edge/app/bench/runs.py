@@ -85,6 +85,9 @@ class Recorder:
             self.draw(frame.image_bgr, result)
         self.shown += 1
 
+    def show_paused(self) -> None:
+        pass  # the bench never pauses
+
     def reopen(self) -> None:
         pass
 

@@ -548,3 +548,17 @@ def test_drm_needs_the_pi_camera():
     assert "drm: the DRM preview needs the Raspberry Pi camera" in proc.stderr
     proc = run_cli("run", "--source", "picamera2", "--display", "drm", "--max-frames", "1")
     assert proc.returncode == 1 and "picamera2 is not importable" in proc.stderr
+
+
+def test_paused_the_camera_preview_is_covered_by_an_opaque_card(pi, analyzer, astronaut_bgr):
+    # the camera's own preview goes on while paused: only an opaque overlay can hide it
+    viewer, camera, clock = attached_viewer(interval_s=0.1)
+    frame = Frame(0, cv2.resize(astronaut_bgr, (640, 480)), 0.0, 0.0)
+    viewer.show(frame, face_result(analyzer, frame.image_bgr))
+    viewer.show_paused()  # paused_card_rgba: opaque (tests/edge/display/test_paused_screen.py)
+    overlays = [shape for name, shape in camera.calls if name == "set_overlay"]
+    assert overlays == [(480, 640, 4), (480, 640, 4)]
+    viewer.show(frame, face_result(analyzer, frame.image_bgr))  # resumed: too soon, waits
+    clock.now_s += 1
+    viewer.show(frame, dataclasses.replace(face_result(analyzer, frame.image_bgr), frame_index=9))
+    assert len([name for name, _ in camera.calls if name == "set_overlay"]) == 3
