@@ -5,6 +5,7 @@ said to be away. Real analysis, a real view, a real headless Chromium."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import threading
@@ -149,3 +150,38 @@ def test_the_page_follows_a_device_that_goes_away(tmp_path, comes_back):
         assert status[1] == "disconnected"
         assert "disconnected: the device does not answer" in dom
         assert re.search(r'<div id="emotion" class="state">–</div>', dom)
+
+
+def test_the_demo_clip_live_never_shows_an_emotion_as_current_without_a_face(tmp_path):
+    # the real program on the demo (one face, 2 s of none, two faces), read as it plays:
+    # /api/result and the page in a kept-open Chromium, whenever they agree on the status
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    device = device_on(port)
+    page = None
+    seen: dict[str, int] = {}
+    try:
+        assert wait_until(lambda: has_results(base), 60)
+        page = OpenPage(f"{base}/", tmp_path / "chrome")
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and min(seen.get(s, 0) for s in STATES) < 3:
+            api = json.loads(get(f"{base}/api/result")[1])
+            dom = page.html()
+            status = re.search(r'<b id="status">([^<]*)</b>', dom)
+            headline = re.search(r'<div id="emotion" class="(\w+)">([^<]*)</div>', dom)
+            if status is None or headline is None or status[1] != api.get("status"):
+                continue  # read between two updates: no verdict
+            seen[status[1]] = seen.get(status[1], 0) + 1
+            if status[1] == "ok":
+                assert api["view"]["current"] and headline[1] == "current"
+            else:
+                assert not api["view"]["current"], api
+                assert headline[1] == "state" and headline[2] in ("no face", SEVERAL_FACES)
+    finally:
+        if page is not None:
+            page.close()
+        stop_program(device)
+    assert min(seen.get(s, 0) for s in STATES) >= 3, seen  # every stretch of the clip was read
+
+
+STATES = ("ok", "no_face", "multiple_faces")
