@@ -25,7 +25,7 @@ from edge.config import (
     load_config,
 )
 from edge.config.analysis import FacesConfig
-from edge.config.view import DisplayConfig
+from edge.config.view import DisplayConfig, web_address
 from edge.errors import ConfigError, EdgeError
 
 log = logging.getLogger("edge")
@@ -66,7 +66,14 @@ RUN_OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
     "--mqtt-host": ("mqtt.host", {"help": "publish over MQTT to this broker (turns MQTT on)"}),
     "--mqtt-port": ("mqtt.port", {"type": int}),
     "--display": ("display.backend", {"choices": DisplayConfig.choices("backend")}),
-    "--web": ("web.port", {"type": int, "metavar": "PORT", "help": "serve the live view"}),
+    "--web": (
+        "web.port",
+        {
+            "metavar": "[HOST:]PORT",
+            "help": "serve the live view on PORT, of HOST when given "
+            "(0.0.0.0:8080 for the network, [::]:8080 with IPv6)",
+        },
+    ),
 }
 
 
@@ -155,7 +162,13 @@ def config_from_args(args: argparse.Namespace) -> Config:
     if "mqtt.host" in overrides:
         overrides["mqtt.enabled"] = True
     if "web.port" in overrides:
+        try:
+            host, overrides["web.port"] = web_address(overrides["web.port"])
+        except ValueError as exc:
+            raise ConfigError(f"--web: {exc}") from None
         overrides["web.enabled"] = True
+        if host is not None:
+            overrides["web.host"], flags["web.host"] = host, "--web"
     if args.demo:
         overrides.setdefault("display.backend", "none")  # the demo is headless unless asked
         overrides.setdefault("source.uri", str(DEMO_SAMPLE))

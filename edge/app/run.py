@@ -100,11 +100,15 @@ def build_outputs(
         outputs.viewers.append(viewer)
         outputs.descriptions.append(viewer.description)
     if config.web.enabled:
+        from edge.web.token import announce_token, with_run_token
         from edge.web.view import WebView  # the HTTP server only when asked for
 
-        web = WebView(config.web, stats, live, blur=config.privacy.blur_faces)
+        web_cfg, generated = with_run_token(config.web, config.file)
+        web = WebView(web_cfg, stats, live, blur=config.privacy.blur_faces)
         closing.callback(web.close)
         outputs.descriptions.append(web.description)
+        if generated is not None:
+            announce_token(web.url, web_cfg.token or "", generated)
     return outputs
 
 

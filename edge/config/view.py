@@ -4,18 +4,70 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import os
 import re
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from edge.config.base import Section
+from edge.errors import ConfigError
 
 _HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 MIN_TOKEN_CHARS = 16
 MIN_TOKEN_DISTINCT = 8
 MAKE_TOKEN = 'python3 -c "import secrets; print(secrets.token_urlsafe(24))"'
+
+
+WEB_FORMS = "PORT or HOST:PORT, e.g. 8080, 0.0.0.0:8080, [::]:8080"
+MAX_TOKEN_FILE_BYTES = 4096
+
+
+def web_address(text: str) -> tuple[str | None, int]:
+    """`--web`'s value: (host or None, port). ValueError names what is wrong.
+
+    The port's range and the host's form are the config's to check (they name --web)."""
+    text = text.strip()
+    host: str | None
+    if text.startswith("["):  # [IPv6]:PORT
+        host, sep, port = text[1:].partition("]:")
+        if not sep or not host:
+            raise ValueError(f"{text!r} is not {WEB_FORMS} (an IPv6 address goes in brackets)")
+    elif ":" in text:
+        host, _, port = text.rpartition(":")
+        if not host or ":" in host:
+            raise ValueError(f"{text!r} is not {WEB_FORMS} (an IPv6 address goes in brackets)")
+    else:
+        host, port = None, text
+    if not port.isascii() or not port.isdigit():
+        raise ValueError(f"{text!r} is not {WEB_FORMS}")
+    return host, int(port)
+
+
+def read_token_file(setting: str) -> str:
+    """The token in the file `setting` names (after $VARIABLES), checked like any token.
+
+    ValueError says what is wrong with the file, so check-config and `run` agree."""
+    path = Path(os.path.expandvars(setting))
+    if "$" in str(path):
+        raise ValueError(
+            "names a variable that is not set (CREDENTIALS_DIRECTORY is set by systemd)"
+        )
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_TOKEN_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ValueError(f"{path}: {exc.strerror or exc} (create it, or fix the path)") from None
+    try:
+        token = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text") from None
+    problem = token_problem(token) if len(raw) <= MAX_TOKEN_FILE_BYTES else "is over 4 kB"
+    if problem:
+        raise ValueError(f"{path}: the token {problem}: make a strong one with {MAKE_TOKEN}")
+    return token
 
 
 def is_host(value: str) -> bool:
@@ -93,6 +145,14 @@ class WebConfig(Section):
         description="if set, required as ?token=... or 'Authorization: Bearer ...'; at "
         f"least {MIN_TOKEN_CHARS} characters, not easy to guess (make one with {MAKE_TOKEN})",
     )
+    token_file: str | None = Field(
+        default=None,
+        description="read the token from this file ($VARIABLES expanded; as a service "
+        "${CREDENTIALS_DIRECTORY}/web_token)",
+    )
+    token_env: str | None = Field(
+        default=None, min_length=1, description="read the token from this environment variable"
+    )
     max_fps: float = Field(default=15.0, gt=0, le=60, description="stream frame-rate cap")
     video: bool = Field(
         default=True,
@@ -102,6 +162,40 @@ class WebConfig(Section):
     stall_after_s: float = Field(
         default=5.0, gt=0, le=3600, description="/healthz says 503 after this long without a frame"
     )
+
+    @field_validator("token_file")
+    @classmethod
+    def _token_file_reads(cls, value: str | None) -> str | None:
+        if value is not None:
+            read_token_file(value)  # as `run` reads it; ValueError names the problem
+        return value
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> WebConfig:
+        if len([s for s in (self.token, self.token_file, self.token_env) if s]) > 1:
+            raise ValueError("give only one of token, token_file and token_env")
+        return self
+
+    def resolve_token(self, environ: dict[str, str] | None = None) -> str | None:
+        """The token from where the config says; ConfigError naming the key if it fails."""
+        env = os.environ if environ is None else environ
+        if self.token_env:
+            value = env.get(self.token_env)
+            if value is None:
+                raise ConfigError(
+                    f"web.token_env: environment variable {self.token_env} is not set "
+                    "(export it, or use web.token_file)"
+                )
+            problem = token_problem(value.strip())
+            if problem:
+                raise ConfigError(f"web.token_env: the token {problem}: make one with {MAKE_TOKEN}")
+            return value.strip()
+        if self.token_file:
+            try:
+                return read_token_file(self.token_file)
+            except ValueError as exc:
+                raise ConfigError(f"web.token_file: {exc}") from None
+        return self.token
 
     @field_validator("host")
     @classmethod

@@ -16,6 +16,7 @@ import errno
 import io
 import json
 import logging
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
@@ -84,6 +85,9 @@ class WebView:
         self.port = int(self.server.server_address[1])
         url_host = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
         self.description = f"web http://{url_host}:{self.port}/"
+        # what to open from elsewhere: this machine's name when it listens everywhere
+        wildcard = cfg.host in ("0.0.0.0", "::")
+        self.url = f"http://{socket.gethostname() if wildcard else url_host}:{self.port}/"
         self._thread = threading.Thread(
             target=self.server.serve_forever, name="web", kwargs={"poll_interval": 0.2}, daemon=True
         )

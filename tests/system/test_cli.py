@@ -165,6 +165,16 @@ def test_frame_that_is_not_colour_is_handled(tmp_path: Path, astronaut_bgr):
             ["--web", "0"], ["--web: Input should be greater than or equal to 1"], id="web-0"
         ),
         pytest.param(
+            ["--web", "a:b:c"],
+            ["--web: 'a:b:c' is not PORT or HOST:PORT", "[::]:8080"],
+            id="web-unbracketed-ipv6",
+        ),
+        pytest.param(
+            ["--web", "0.0.0.0:99999"],
+            ["--web: Input should be less than or equal to 65535"],
+            id="web-port-too-large",
+        ),
+        pytest.param(
             ["--mqtt-port", "0"],
             ["--mqtt-port: Input should be greater than or equal to 1"],
             id="mqtt-port-0",

@@ -15,13 +15,12 @@ announcement, while a device id changed in one config file is cleared on its nex
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from edge.config.mqtt import MqttConfig
+from edge.config.paths import owner_digest, state_folder
 from edge.sinks.mqtt.const import RETAINED_LEVELS
 from edge.sinks.mqtt.homeassistant import discovery_topic
 
@@ -59,19 +58,9 @@ class Announcement:
 
 def record_path(environ: dict[str, str] | None = None, owner: Path | None = None) -> Path:
     """Where the announcement of the run configured by `owner` (its config file) is kept."""
-    env = os.environ if environ is None else environ
     if owner is None:
-        name = RECORD_NAME
-    else:
-        digest = hashlib.sha256(str(owner).encode("utf-8", "surrogateescape")).hexdigest()
-        name = f"mqtt-announced-{digest[:16]}.json"
-    if env.get("STATE_DIRECTORY"):
-        # systemd lists one folder per StateDirectory= entry, colon-separated
-        return Path(env["STATE_DIRECTORY"].split(":")[0]) / name
-    base = Path(env["XDG_STATE_HOME"]) if env.get("XDG_STATE_HOME") else None
-    if base is None:
-        base = Path(env.get("HOME") or Path.home()) / ".local" / "state"
-    return base / "emotion-edge" / name
+        return state_folder(environ) / RECORD_NAME
+    return state_folder(environ) / f"mqtt-announced-{owner_digest(owner)}.json"
 
 
 def load_record(path: Path) -> Announcement | None:

@@ -444,28 +444,24 @@ def test_the_token_never_reaches_a_debug_log(guarded):
     assert '"GET /\\x1b[2J\\x07forged?token=*** HTTP/1.1" 404' in guarded.log_text(start)
 
 
-def test_listening_on_all_interfaces_without_a_token_warns_and_bad_hosts_are_refused(
+def test_listening_on_all_interfaces_without_a_token_gets_one_and_bad_hosts_are_refused(
     tmp_path, photo_files
 ):
     def run(web: str) -> str:
         config = tmp_path / "c.yaml"
         config.write_text(f"web:\n  enabled: true\n  port: {free_port()}\n{web}")
         proc = run_cli(
-            "run",
-            "--config",
-            str(config),
-            "--source",
-            str(photo_files["one"]),
-            "--output",
-            "/dev/null",
+            *("run", "--config", str(config), "--source", str(photo_files["one"])),
+            *("--output", "/dev/null"),
+            env={**os.environ, "STATE_DIRECTORY": str(tmp_path / "state")},
         )
         assert proc.returncode == 0, proc.stderr
         return proc.stderr
 
-    warnings = [line for line in run("  host: 0.0.0.0\n").splitlines() if "WARNING" in line]
-    assert len(warnings) == 1, warnings
-    assert "web.host is 0.0.0.0" in warnings[0] and "set web.token" in warnings[0]
-    assert "web.token" not in run(f"  host: 0.0.0.0\n  token: {TOKEN}\n")
+    # it used to warn that anyone could watch; now a token is generated (test_web_reachable.py)
+    log = run("  host: 0.0.0.0\n")
+    assert "WARNING" not in log and log.count("web: open http://") == 1
+    assert "web: open" not in run(f"  host: 0.0.0.0\n  token: {TOKEN}\n")  # it was chosen
 
     config = tmp_path / "bad.yaml"
     config.write_text('web:\n  host: "not a host"\n')

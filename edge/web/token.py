@@ -1,0 +1,77 @@
+"""The web view's token for a run: from the config (token, token_file, token_env), else,
+for a view others can reach (not loopback), one generated once and kept in the state
+folder, so the URL someone bookmarked keeps working across restarts.
+
+A generated token is announced once: the log line gives the URL to open and the file that
+holds the token (the log's redaction writes the token itself as ***, as for every token=
+in a URL, so it does not travel with shipped logs), and a run at a terminal also prints
+the whole URL there, to be copied. A token chosen in the config is never shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from edge.config.paths import owner_digest, state_folder
+from edge.config.view import WebConfig, token_problem
+from edge.web.server import is_loopback
+
+log = logging.getLogger(__name__)
+
+
+def token_file_for(config_file: Path | None, environ: dict[str, str] | None = None) -> Path:
+    """Where the generated token of the run configured by `config_file` is kept."""
+    name = "web-token.txt" if config_file is None else f"web-token-{owner_digest(config_file)}.txt"
+    return state_folder(environ) / name
+
+
+def kept_token(path: Path) -> str:
+    """The token kept in `path`, or a new one kept there (mode 0600)."""
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+        if token_problem(token) is None:
+            return token
+        log.warning("web: the token kept in %s is not usable; a new one replaces it", path)
+    except FileNotFoundError:
+        pass
+    except (OSError, UnicodeDecodeError) as exc:
+        log.warning("web: cannot read %s (%s); a new token replaces it", path, exc)
+    token = secrets.token_urlsafe(24)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(token + "\n")
+        partial.replace(path)
+    except OSError as exc:
+        log.warning("web: cannot keep the token in %s (%s): it holds for this run only", path, exc)
+    return token
+
+
+def with_run_token(
+    cfg: WebConfig, config_file: Path | None, environ: dict[str, str] | None = None
+) -> tuple[WebConfig, Path | None]:
+    """`cfg` with the token this run uses, and the file of a generated one (else None)."""
+    token = cfg.resolve_token(environ)
+    if token is not None or is_loopback(cfg.host):
+        return cfg.model_copy(update={"token": token}), None
+    kept_in = token_file_for(config_file, environ)
+    return cfg.model_copy(update={"token": kept_token(kept_in)}), kept_in
+
+
+def announce_token(url: str, token: str, kept_in: Path) -> None:
+    """Once, at start: where to look, and at a terminal the URL itself (see the top)."""
+    log.info(
+        "web: open %s?token=%s (a token generated for this device, kept in %s; set "
+        "web.token, token_file or token_env to choose one)",
+        url,
+        token,
+        kept_in,
+    )
+    if sys.stderr.isatty():
+        print(f"emotion-edge: open {url}?token={token}", file=sys.stderr)
