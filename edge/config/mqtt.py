@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from edge.config.base import Section, show
+from edge.config.secret_file import read_secret_env, read_secret_file
 from edge.errors import ConfigError, first_line
 
 # MQTT strings carry a two-byte length: 65535 bytes is the hard limit for client ids,
@@ -61,22 +62,8 @@ def read_password_file(setting: str) -> str | None:
 
     ValueError says what is wrong with the file, so the config model and `run` agree.
     """
-    path = Path(os.path.expandvars(setting))
-    where = "" if str(path) == setting else f"{path}: "  # the setting itself is shown anyway
-    if "$" in str(path):
-        raise ValueError(
-            "names a variable that is not set (CREDENTIALS_DIRECTORY is set by systemd)"
-        )
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MQTT_MAX_BYTES + 3)  # room for a trailing CR LF
-    except OSError as exc:
-        raise ValueError(f"{where}{exc.strerror or exc} (create it, or fix the path)") from None
-    try:
-        value = raw.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise ValueError(f"{where}not UTF-8 text (write the password as UTF-8)") from None
-    if len(raw) > MQTT_MAX_BYTES + 2 or len(value.encode("utf-8")) > MQTT_MAX_BYTES:
+    value, size, where = read_secret_file(setting, MQTT_MAX_BYTES, "password")
+    if size > MQTT_MAX_BYTES + 2 or len(value.encode("utf-8")) > MQTT_MAX_BYTES:
         raise ValueError(f"{where}longer than MQTT's {MQTT_MAX_BYTES}-byte password limit")
     return value or None
 
@@ -275,13 +262,9 @@ class MqttConfig(Section):
         if self.password is not None:
             return self.password.get_secret_value()
         if self.password_env:
-            value = env.get(self.password_env)
-            if value is None:
-                raise ConfigError(
-                    f"mqtt.password_env: environment variable {self.password_env} "
-                    "is not set (export it, or use mqtt.password_file)"
-                )
-            return value
+            return read_secret_env(
+                env, self.password_env, "mqtt.password_env", "mqtt.password_file"
+            )
         if self.password_file:
             try:
                 return read_password_file(self.password_file)

@@ -6,13 +6,13 @@ import ipaddress
 import itertools
 import os
 import re
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from edge.config.base import Section
+from edge.config.secret_file import read_secret_env, read_secret_file
 from edge.errors import ConfigError
 
 _HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
@@ -50,23 +50,10 @@ def read_token_file(setting: str) -> str:
     """The token in the file `setting` names (after $VARIABLES), checked like any token.
 
     ValueError says what is wrong with the file, so check-config and `run` agree."""
-    path = Path(os.path.expandvars(setting))
-    if "$" in str(path):
-        raise ValueError(
-            "names a variable that is not set (CREDENTIALS_DIRECTORY is set by systemd)"
-        )
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_TOKEN_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ValueError(f"{path}: {exc.strerror or exc} (create it, or fix the path)") from None
-    try:
-        token = raw.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not UTF-8 text") from None
-    problem = token_problem(token) if len(raw) <= MAX_TOKEN_FILE_BYTES else "is over 4 kB"
+    token, size, where = read_secret_file(setting, MAX_TOKEN_FILE_BYTES, "token")
+    problem = token_problem(token) if size <= MAX_TOKEN_FILE_BYTES else "is over 4 kB"
     if problem:
-        raise ValueError(f"{path}: the token {problem}: make a strong one with {MAKE_TOKEN}")
+        raise ValueError(f"{where}the token {problem}: make a strong one with {MAKE_TOKEN}")
     return token
 
 
@@ -180,12 +167,7 @@ class WebConfig(Section):
         """The token from where the config says; ConfigError naming the key if it fails."""
         env = os.environ if environ is None else environ
         if self.token_env:
-            value = env.get(self.token_env)
-            if value is None:
-                raise ConfigError(
-                    f"web.token_env: environment variable {self.token_env} is not set "
-                    "(export it, or use web.token_file)"
-                )
+            value = read_secret_env(env, self.token_env, "web.token_env", "web.token_file")
             problem = token_problem(value.strip())
             if problem:
                 raise ConfigError(f"web.token_env: the token {problem}: make one with {MAKE_TOKEN}")

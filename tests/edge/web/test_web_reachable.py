@@ -121,7 +121,10 @@ def test_a_token_from_a_file_or_the_environment(tmp_path):
 @pytest.mark.parametrize(
     ("web", "expected"),
     [
-        ("  token_file: {tmp}/absent\n", "web.token_file: {tmp}/absent: No such file"),
+        (
+            "  token_file: {tmp}/absent\n",
+            "web.token_file: No such file or directory (create it, or fix the path) (got '{tmp}/absent')",
+        ),
         ("  token_file: {tmp}/weak\n", "the token is digits only"),
         (f"  token: {STRONG}\n  token_env: X\n", "give only one of token, token_file"),
     ],
