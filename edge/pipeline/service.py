@@ -138,6 +138,10 @@ class ServiceNotifier:
         progress = judge_progress(stats, now, self.stall_after_s, self._paused())
         if not self.ready_sent and stats.first_result_at_s is not None:
             self.ready_sent = self.sock.send("READY=1", "STATUS=first frame processed")
+        elif not self.ready_sent and self._paused() and stats.last_capture_at_s is not None:
+            # started paused (kept from the last run): no frame will be processed until
+            # resumed, and systemd must not take the wait for a failed start
+            self.ready_sent = self.sock.send("READY=1", "STATUS=paused, first frame captured")
         if not self.ready_sent:
             return
         if progress.state != self._last_state or now >= self._next_status_s:

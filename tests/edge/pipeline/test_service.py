@@ -467,3 +467,19 @@ def test_a_reader_that_stopped_reading_costs_dropped_notifications_not_a_hang(no
     assert not sender.is_alive(), "a notification blocked the sender"
     assert results[:10] == [True] * 10 and results[-2:] == [False, False], results
     notify.close()
+
+
+def test_a_service_started_paused_is_ready_once_frames_come(notify_listener):
+    # the pause is kept across restarts: waiting for a processed frame would fail the start
+    path, sock = notify_listener
+    paused = [True]
+    clock = FakeClock()
+    notifier = ServiceNotifier(
+        stall_after_s=0.5, sock=NotifySocket(str(path)), clock=clock, paused=lambda: paused[0]
+    )
+    stats = PipelineStats()
+    notifier.tick(stats)
+    assert pending(sock) == []  # no frame yet: not ready
+    stats.last_capture_at_s, stats.source_state = clock(), "streaming"
+    notifier.tick(stats)
+    assert pending(sock)[0] == "READY=1\nSTATUS=paused, first frame captured"
