@@ -23,6 +23,8 @@ def read_secret_file(setting: str, max_bytes: int, what: str) -> tuple[str, int,
             "names a variable that is not set (CREDENTIALS_DIRECTORY is set by systemd)"
         )
     try:
+        if path.exists() and not path.is_file():  # a FIFO would block the read for ever
+            raise ValueError(f"{where}not a regular file (give the file holding the {what})")
         with path.open("rb") as handle:
             raw = handle.read(max_bytes + 3)
     except OSError as exc:

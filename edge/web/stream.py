@@ -23,7 +23,6 @@ from contextlib import contextmanager
 
 from edge.display.picture import annotated_jpeg
 from edge.pipeline.live import LiveState
-from edge.types import Frame, Result
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +33,6 @@ def mjpeg_part(jpeg: bytes) -> bytes:
     """One part of the multipart/x-mixed-replace body: boundary, headers, the JPEG."""
     head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
     return head.encode() + jpeg + b"\r\n"
-
-
-def encode_part(frame: Frame, result: Result | None, blur: bool = False) -> bytes | None:
-    """`frame` with `result` drawn on it, as a stream part; None if OpenCV cannot encode it."""
-    jpeg = annotated_jpeg(frame, result, blur)
-    return mjpeg_part(jpeg) if jpeg is not None else None
 
 
 @functools.cache
@@ -68,6 +61,7 @@ class SharedJpeg:
         self._period_s = 1.0 / max_fps
         self._lock = threading.Lock()
         self._part: bytes | None = None
+        self._jpeg: bytes | None = None  # the same picture without the part's headers
         self._seq = 0  # the LiveState sequence number `_part` was made from
         self._made_at = -math.inf
         self._viewers = 0
@@ -85,10 +79,22 @@ class SharedJpeg:
             return None, seen_seq
         with self._lock:
             if seq > self._seq and not (self._seq > seen_seq and self._fresh()):
-                self._part, self._seq = encode_part(frame, result, self._blur), seq
+                self._jpeg = annotated_jpeg(frame, result, self._blur)
+                self._part = mjpeg_part(self._jpeg) if self._jpeg is not None else None
+                self._seq = seq
                 self._made_at = time.monotonic()
                 self.encodes += 1
             return self._part, self._seq
+
+    def latest(self) -> bytes | None:
+        """The newest frame as one JPEG (/latest.jpg), the one the stream sends: however
+        many ask, a frame is encoded once (at most max_fps a second). None while there is
+        none, paused included (nothing of before the pause is given out)."""
+        if self._live.paused:
+            return None
+        _, seq = self.newer_than(0, 0.0)
+        with self._lock:
+            return self._jpeg if seq and not self._live.paused else None
 
     def parts(self, stop: threading.Event) -> Iterator[bytes]:
         """One viewer's parts, at most max_fps a second, until `stop` is set or the run ends."""

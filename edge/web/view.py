@@ -24,7 +24,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from edge.config.view import WebConfig
-from edge.display.picture import annotated_jpeg
 from edge.errors import ConfigError
 from edge.pipeline.live import LiveState
 from edge.pipeline.stats import PipelineStats
@@ -280,8 +279,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _latest_jpeg(self) -> None:
         """The newest frame with its result drawn: what Home Assistant's generic camera and
         dashboards fetch. 503 while there is none (starting, paused)."""
-        frame, result = self.view.live.latest()
-        jpeg = annotated_jpeg(frame, result, self.view.blur) if frame is not None else None
+        jpeg = self.view.jpeg.latest()
         if jpeg is None:
             why = b"paused\n" if self.view.live.paused else b"no frame yet\n"
             self._send(503, why, "text/plain; charset=utf-8", {"Retry-After": "1"})

@@ -98,3 +98,14 @@ def test_without_video_the_results_are_served_and_no_picture(live_with_a_face):
         assert view.jpeg.encodes == 0
     finally:
         view.close()
+
+
+def test_many_requests_for_one_frame_encode_it_once(live_with_a_face):
+    # /latest.jpg polled hard (a dashboard, a script) must not make a JPEG per request
+    live, _ = live_with_a_face
+    view, base = serve(live)
+    try:
+        bodies = {get(f"{base}/latest.jpg")[2] for _ in range(40)}
+        assert len(bodies) == 1 and view.jpeg.encodes == 1
+    finally:
+        view.close()

@@ -140,3 +140,12 @@ def test_check_config_refuses_what_run_would(tmp_path, web, expected):
     assert len(lines) == 1 and re.search(
         re.escape(expected.replace("{tmp}", str(tmp_path))), lines[0]
     )
+
+
+def test_a_fifo_as_the_token_file_is_refused_without_waiting(tmp_path):
+    fifo = tmp_path / "token"
+    os.mkfifo(fifo)
+    config = tmp_path / "c.yaml"
+    config.write_text(f"web:\n  token_file: {fifo}\n")
+    proc = run_cli("check-config", str(config), timeout=30)
+    assert proc.returncode == 2 and "not a regular file" in proc.stderr, proc.stderr
