@@ -201,6 +201,8 @@ def check_runnable(config: Config, path: Path | None) -> None:
         )
     if config.mqtt.enabled:
         config.mqtt.resolve_password()
+    if config.web.enabled:
+        config.web.resolve_token()  # token_env unset or weak: as `run` says it
 
 
 def cmd_run(args: argparse.Namespace, stop: threading.Event) -> int:

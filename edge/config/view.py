@@ -8,7 +8,7 @@ import os
 import re
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from edge.config.base import Section
@@ -152,8 +152,10 @@ class WebConfig(Section):
 
     @field_validator("token_file")
     @classmethod
-    def _token_file_reads(cls, value: str | None) -> str | None:
-        if value is not None:
+    def _token_file_reads(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # only for a view that will run (a service's ${CREDENTIALS_DIRECTORY} is not set
+        # for a hand-run check-config of a config whose view is off)
+        if value is not None and info.data.get("enabled"):
             read_token_file(value)  # as `run` reads it; ValueError names the problem
         return value
 

@@ -10,6 +10,7 @@ the whole URL there, to be copied. A token chosen in the config is never shown.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from edge.config.paths import owner_digest, state_folder
 from edge.config.view import WebConfig, token_problem
+from edge.errors import ConfigError
 from edge.web.server import is_loopback
 
 log = logging.getLogger(__name__)
@@ -30,26 +32,35 @@ def token_file_for(config_file: Path | None, environ: dict[str, str] | None = No
 
 
 def kept_token(path: Path) -> str:
-    """The token kept in `path`, or a new one kept there (mode 0600)."""
+    """The token kept in `path`, or a new one kept there (mode 0600).
+
+    ConfigError when it cannot be kept: a token nobody can read back would lock everyone
+    out of the view, so the run says what to do instead."""
     try:
         token = path.read_text(encoding="utf-8").strip()
         if token_problem(token) is None:
             return token
         log.warning("web: the token kept in %s is not usable; a new one replaces it", path)
-    except FileNotFoundError:
-        pass
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # none kept yet (or no folder for one: said below, when keeping fails)
     except (OSError, UnicodeDecodeError) as exc:
         log.warning("web: cannot read %s (%s); a new token replaces it", path, exc)
     token = secrets.token_urlsafe(24)
+    partial = path.with_name(path.name + ".partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(token + "\n")
         partial.replace(path)
     except OSError as exc:
-        log.warning("web: cannot keep the token in %s (%s): it holds for this run only", path, exc)
+        with contextlib.suppress(OSError):
+            partial.unlink()  # no token left lying about
+        raise ConfigError(
+            f"web: a view others can reach needs a token, and none can be kept in {path} "
+            f"({exc.strerror or exc}): set web.token_file or web.token_env, or make "
+            f"{path.parent} writable"
+        ) from None
     return token
 
 

@@ -175,6 +175,19 @@ def test_frame_that_is_not_colour_is_handled(tmp_path: Path, astronaut_bgr):
             id="web-port-too-large",
         ),
         pytest.param(
+            ["--web", ":"], ["--web: ':' is not PORT or HOST:PORT", "[::]:8080"], id="web-colon"
+        ),
+        pytest.param(
+            ["--web", "host:"],
+            ["--web: 'host:' is not PORT or HOST:PORT", "0.0.0.0:8080"],
+            id="web-host-without-port",
+        ),
+        pytest.param(
+            ["--web", "[::1"],
+            ["--web: '[::1' is not PORT or HOST:PORT", "in brackets"],
+            id="web-unclosed-bracket",
+        ),
+        pytest.param(
             ["--mqtt-port", "0"],
             ["--mqtt-port: Input should be greater than or equal to 1"],
             id="mqtt-port-0",

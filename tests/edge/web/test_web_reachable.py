@@ -133,7 +133,7 @@ def test_a_token_from_a_file_or_the_environment(tmp_path):
 def test_check_config_refuses_what_run_would(tmp_path, web, expected):
     (tmp_path / "weak").write_text("1234567890123456789\n")
     config = tmp_path / "c.yaml"
-    config.write_text("web:\n" + web.replace("{tmp}", str(tmp_path)))
+    config.write_text("web:\n  enabled: true\n" + web.replace("{tmp}", str(tmp_path)))
     proc = run_cli("check-config", str(config), timeout=60)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.splitlines()
@@ -146,6 +146,31 @@ def test_a_fifo_as_the_token_file_is_refused_without_waiting(tmp_path):
     fifo = tmp_path / "token"
     os.mkfifo(fifo)
     config = tmp_path / "c.yaml"
-    config.write_text(f"web:\n  token_file: {fifo}\n")
+    config.write_text(f"web:\n  enabled: true\n  token_file: {fifo}\n")
     proc = run_cli("check-config", str(config), timeout=30)
     assert proc.returncode == 2 and "not a regular file" in proc.stderr, proc.stderr
+
+
+def test_no_folder_for_the_token_is_one_line_saying_what_to_do(tmp_path):
+    # a token nobody can read back would lock everyone out: the run says so and stops
+    blocker = tmp_path / "file"
+    blocker.write_text("")  # a file where the state folder should be: nothing is made in it
+    proc = run_cli(
+        *("run", "--demo", "--max-frames", "2", "--web", f"0.0.0.0:{free_port()}"),
+        env={**os.environ, "STATE_DIRECTORY": str(blocker / "state")},
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    (line,) = [x for x in proc.stderr.splitlines() if "token" in x]
+    assert "none can be kept in" in line and "set web.token_file or web.token_env" in line
+    assert "Traceback" not in proc.stderr and not list(tmp_path.rglob("*.partial"))
+
+
+def test_check_config_reads_the_token_only_of_a_view_that_runs(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("web:\n  enabled: false\n  token_file: ${CREDENTIALS_DIRECTORY}/web_token\n")
+    env = {k: v for k, v in os.environ.items() if k != "CREDENTIALS_DIRECTORY"}
+    assert run_cli("check-config", str(config), env=env, timeout=60).returncode == 0
+    config.write_text("web:\n  enabled: true\n  token_env: EDGE_UNSET_TOKEN\n")
+    proc = run_cli("check-config", str(config), env=env, timeout=60)
+    assert proc.returncode == 2 and "web.token_env: environment variable" in proc.stderr
