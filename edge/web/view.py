@@ -61,14 +61,13 @@ class WebView:
         blur: bool = False,
     ) -> None:
         self.cfg = cfg
-        self.blur = blur  # privacy.blur_faces: every picture served has its faces pixelated
         self.stats = stats
         self.live = live
         self.limits = limits or ServerLimits()
         self.page = PAGE_FILE.read_bytes()  # read when the view starts, not at import
         self.loopback_only = is_loopback(cfg.host)
         self.host_names = this_machines_names(cfg.host)
-        self.jpeg = SharedJpeg(live, cfg.max_fps, blur)
+        self.jpeg = SharedJpeg(live, cfg.max_fps, blur)  # privacy.blur_faces: every picture
         handler = type("Handler", (_Handler,), {"view": self})
         try:
             self.server = LimitedServer((cfg.host, cfg.port), handler, self.limits, cfg.token)

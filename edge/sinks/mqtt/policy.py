@@ -22,6 +22,7 @@ from edge.sinks.mqtt.const import (
     CameraState,
 )
 from edge.sinks.payload import iso_utc
+from edge.types import Result
 
 THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
 # a camera that says it streams but gave no frame for this long is reported as stalled
@@ -54,27 +55,22 @@ class PublishPolicy:
         return False
 
 
-def sensor_values(payload: dict[str, Any]) -> dict[str, Any]:
-    """Home Assistant's view of one result (its result_to_dict form), rounded so that
-    noise below what a person reads does not make a new state.
+def sensor_values(result: Result, payload: dict[str, Any]) -> dict[str, Any]:
+    """Home Assistant's view of one result (`payload` is its result_to_dict form), rounded
+    so that noise below what a person reads does not make a new state.
 
-    The emotion and its confidence are the reported ones (what …/state says: held steady,
-    or "uncertain"); a face is present while one is detected or the smoothing still
-    remembers one (smoothing.reset_after_s), so one missed detection does not flip it.
-    Several faces under the default policy are "several faces", no emotion: none of them
-    was classified.
+    The emotion is the word every output shows (Result.shown_label: the reported one, held
+    steady, or "uncertain", or "several faces", for which no face was classified and so no
+    confidence is given); face presence is Result.face_present.
     """
-    label = payload["emotion"]
-    scores = payload["scores"]
-    confidence = payload["confidence"]
-    if payload["status"] == "multiple_faces":
-        label, confidence = SEVERAL_FACES_STATE, None
+    shown = result.shown_label
+    confidence = None if shown == SEVERAL_FACES_STATE else payload["confidence"]
     return {
-        "emotion": label or NO_FACE_STATE,
+        "emotion": shown or NO_FACE_STATE,
         "confidence": None if confidence is None else round(confidence * 100),
         "faces": payload["faces_detected"],
-        "face_present": payload["faces_detected"] > 0 or label is not None,
-        "scores": {name: round(value, 2) for name, value in scores.items()},
+        "face_present": result.face_present,
+        "scores": {name: round(value, 2) for name, value in payload["scores"].items()},
     }
 
 

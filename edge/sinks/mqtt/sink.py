@@ -162,7 +162,7 @@ class MqttSink:
         now = time.monotonic()
         payload = result_to_dict(result)
         label = payload["emotion"]
-        values = sensor_values(payload)
+        values = sensor_values(result, payload)
         picture = self._picture(values["emotion"] != self._state, now)  # outside the lock
         with self.link.batch() as out:  # the sink's state changes with what it sends
             if picture is not None:

@@ -144,7 +144,8 @@ def test_camera_state(state, frame_age_s, expected):
     ],
 )
 def test_sensor_values(label, confidence, faces, expected):
-    values = sensor_values(result_to_dict(result(1, label, confidence, faces)))
+    made = result(1, label, confidence, faces)
+    values = sensor_values(made, result_to_dict(made))
     assert (values["emotion"], values["confidence"], values["faces"], values["face_present"]) == (
         expected
     )
@@ -194,7 +195,7 @@ def test_a_steady_emotion_keeps_home_assistants_history_modest():
     sent = [
         values
         for t, r in steady_emotion(15.0, hours)
-        if sensors.due(values := sensor_values(result_to_dict(r)), t)
+        if sensors.due(values := sensor_values(r, result_to_dict(r)), t)
     ]
     per_day = {
         "emotion (state, scores)": state_changes([(v["emotion"], v["scores"]) for v in sent]),
@@ -311,7 +312,7 @@ def test_templates_read_fields_the_messages_have():
     """Every value_json.<field> a template reads is in the message its topic carries."""
     stats = PipelineStats()
     carried = {
-        "sensors": set(sensor_values(result_to_dict(result(1)))),
+        "sensors": set(sensor_values(result(1), result_to_dict(result(1)))),
         "stats": set(stats_payload(stats.snapshot(), 0)),
     }
     payload = discovery_payload(
