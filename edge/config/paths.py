@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -23,6 +24,22 @@ def state_folder(environ: dict[str, str] | None = None) -> Path:
     if base is None:
         base = Path(env.get("HOME") or Path.home()) / ".local" / "state"
     return base / "emotion-edge"
+
+
+def write_state_file(path: Path, text: str, mode: int = 0o666) -> None:
+    """Write `text` to `path` whole or not at all: into a sibling .partial, then renamed
+    over it; the .partial is removed when that fails. OSError says why."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        partial.replace(path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise
 
 
 def owner_digest(owner: Path) -> str:

@@ -10,14 +10,12 @@ the whole URL there, to be copied. A token chosen in the config is never shown.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import secrets
 import sys
 from pathlib import Path
 
-from edge.config.paths import owner_digest, state_folder
+from edge.config.paths import owner_digest, state_folder, write_state_file
 from edge.config.view import WebConfig, token_problem
 from edge.errors import ConfigError
 from edge.web.server import is_loopback
@@ -46,16 +44,9 @@ def kept_token(path: Path) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         log.warning("web: cannot read %s (%s); a new token replaces it", path, exc)
     token = secrets.token_urlsafe(24)
-    partial = path.with_name(path.name + ".partial")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(token + "\n")
-        partial.replace(path)
+        write_state_file(path, token + "\n", mode=0o600)  # no .partial left if it fails
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            partial.unlink()  # no token left lying about
         raise ConfigError(
             f"web: a view others can reach needs a token, and none can be kept in {path} "
             f"({exc.strerror or exc}): set web.token_file or web.token_env, or make "

@@ -12,6 +12,7 @@ import json
 import logging
 from pathlib import Path
 
+from edge.config.paths import write_state_file
 from edge.pipeline.live import LiveState
 from edge.sinks.mqtt.const import OFF, ON
 
@@ -60,10 +61,7 @@ class PauseSwitch:
 
     def _save(self, paused: bool) -> str | None:
         try:
-            self.state_file.parent.mkdir(parents=True, exist_ok=True)
-            partial = self.state_file.with_name(self.state_file.name + ".partial")
-            partial.write_text(json.dumps({"paused": paused}) + "\n", encoding="utf-8")
-            partial.replace(self.state_file)
+            write_state_file(self.state_file, json.dumps({"paused": paused}) + "\n")
         except OSError as exc:
             return f"{self.state_file}: {exc.strerror or exc}"
         return None

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from edge.config.mqtt import MqttConfig
-from edge.config.paths import owner_digest, state_folder
+from edge.config.paths import owner_digest, state_folder, write_state_file
 from edge.sinks.mqtt.const import RETAINED_LEVELS
 from edge.sinks.mqtt.homeassistant import discovery_topic
 
@@ -80,10 +80,7 @@ def load_record(path: Path) -> Announcement | None:
 def save_record(path: Path, announcement: Announcement) -> str | None:
     """Write the record atomically; the reason when it cannot be written, else None."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        partial.write_text(json.dumps(asdict(announcement), indent=1) + "\n", encoding="utf-8")
-        partial.replace(path)
+        write_state_file(path, json.dumps(asdict(announcement), indent=1) + "\n")
     except OSError as exc:
         return f"{path}: {exc.strerror or exc}"
     return None

@@ -5,8 +5,6 @@ problem is one line naming the key, never the token."""
 from __future__ import annotations
 
 import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from edge.config import load_config
 from edge.config.view import WebConfig
 from edge.errors import ConfigError
 from tests.conftest import run_cli, start_program, stop_program, wait_until
+from tests.edge.web.test_web import http_status
 from tests.mqtt_broker import free_port
 
 STRONG = "Tq8wXn3Rb6Lz-sources"
@@ -154,16 +153,6 @@ def test_check_config_refuses_a_bad_token_file_in_one_line(tmp_path, content, ex
     assert WEAK not in proc.stderr and "Traceback" not in proc.stderr
 
 
-def status_of(url: str) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return None
-
-
 def test_run_serves_with_the_token_from_the_environment(tmp_path):
     port, state = free_port(), tmp_path / "state"
     env = {**os.environ, "STATE_DIRECTORY": str(state), "EDGE_WEB_TOKEN": STRONG}
@@ -176,10 +165,10 @@ def test_run_serves_with_the_token_from_the_environment(tmp_path):
     )
     base = f"http://127.0.0.3:{port}"  # another address of the loopback range
     try:
-        assert wait_until(lambda: status_of(f"{base}/healthz") is not None, 60)
-        assert status_of(f"{base}/api/result") == 401
-        assert status_of(f"{base}/api/result?token=not-{STRONG}") == 401
-        assert status_of(f"{base}/api/result?token={STRONG}") == 200
+        assert wait_until(lambda: http_status(f"{base}/healthz") is not None, 60)
+        assert http_status(f"{base}/api/result") == 401
+        assert http_status(f"{base}/api/result?token=not-{STRONG}") == 401
+        assert http_status(f"{base}/api/result?token={STRONG}") == 200
     finally:
         log = stop_program(proc)
     assert STRONG not in log and "web: open" not in log  # chosen, so never shown

@@ -97,7 +97,7 @@ def device(tmp_path: Path, astronaut_bgr):
         "/dev/null",
     )
     base = f"http://127.0.0.1:{port}"
-    ok = wait_until(lambda: _status(f"{base}/healthz") == 200, 60) and wait_until(
+    ok = wait_until(lambda: http_status(f"{base}/healthz") == 200, 60) and wait_until(
         lambda: b'"status"' in get(f"{base}/api/result")[1], 20
     )
     yield base, clip, proc
@@ -106,7 +106,8 @@ def device(tmp_path: Path, astronaut_bgr):
     assert proc.returncode == 0
 
 
-def _status(url: str) -> int | None:
+def http_status(url: str) -> int | None:
+    """The HTTP status `url` answers with; None while nothing listens there."""
     try:
         return get(url)[0]
     except OSError:
@@ -164,7 +165,7 @@ def test_token_is_required_when_set(tmp_path, astronaut_bgr):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        assert wait_until(lambda: _status(f"{base}/healthz") is not None, 60)
+        assert wait_until(lambda: http_status(f"{base}/healthz") is not None, 60)
         assert get(f"{base}/api/result")[0] == 401
         assert get(f"{base}/api/result?token=wrong-token")[0] == 401
         assert get(f"{base}/api/result?token=s3cret-Vq7Lm2xR9kTz")[0] == 200

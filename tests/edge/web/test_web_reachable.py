@@ -8,27 +8,16 @@ from __future__ import annotations
 import os
 import re
 import socket
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from edge.config.view import web_address
 from tests.conftest import run_cli, start_program, stop_program, wait_until
+from tests.edge.web.test_web import http_status
 from tests.mqtt_broker import free_port
 
 STRONG = "Vq7Lm2xR9kTz-reachable"
-
-
-def status_of(url: str) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return None
 
 
 def run_with_web(web: str, state: Path, *extra: str, env: dict[str, str] | None = None):
@@ -66,12 +55,12 @@ def test_a_view_for_the_network_gets_a_token_kept_across_restarts(tmp_path):
     for _ in range(2):  # a restart with the same state folder keeps the token
         proc = run_with_web(f"0.0.0.0:{port}", state)
         try:
-            assert wait_until(lambda: status_of(f"{other}/healthz") is not None, 60)
+            assert wait_until(lambda: http_status(f"{other}/healthz") is not None, 60)
             (kept,) = state.glob("web-token-*.txt")
             token = kept.read_text().strip()
             assert oct(kept.stat().st_mode & 0o777) == "0o600"
-            assert status_of(f"{other}/api/result") == 401
-            assert status_of(f"{other}/api/result?token={token}") == 200
+            assert http_status(f"{other}/api/result") == 401
+            assert http_status(f"{other}/api/result?token={token}") == 200
         finally:
             outputs.append((token, stop_program(proc)))
     (first, first_log), (second, second_log) = outputs
@@ -87,9 +76,9 @@ def test_a_host_given_is_the_one_listened_on(tmp_path):
     port = free_port()
     proc = run_with_web(f"127.0.0.2:{port}", tmp_path / "state")
     try:
-        assert wait_until(lambda: status_of(f"http://127.0.0.2:{port}/healthz") is not None, 60)
-        assert status_of(f"http://127.0.0.2:{port}/api/result") == 200  # loopback: no token
-        assert status_of(f"http://127.0.0.1:{port}/api/result") is None  # not listened on
+        assert wait_until(lambda: http_status(f"http://127.0.0.2:{port}/healthz") is not None, 60)
+        assert http_status(f"http://127.0.0.2:{port}/api/result") == 200  # loopback: no token
+        assert http_status(f"http://127.0.0.1:{port}/api/result") is None  # not listened on
     finally:
         log = stop_program(proc)
     assert "token" not in log and not (tmp_path / "state").exists()
@@ -104,9 +93,9 @@ def test_a_token_from_a_file_or_the_environment(tmp_path):
     base = f"http://127.0.0.3:{port}"
     proc = run_with_web(f"0.0.0.0:{port}", state, "--config", str(config))
     try:
-        assert wait_until(lambda: status_of(f"{base}/healthz") is not None, 60)
-        assert status_of(f"{base}/api/result") == 401
-        assert status_of(f"{base}/api/result?token={STRONG}") == 200
+        assert wait_until(lambda: http_status(f"{base}/healthz") is not None, 60)
+        assert http_status(f"{base}/api/result") == 401
+        assert http_status(f"{base}/api/result?token={STRONG}") == 200
     finally:
         log = stop_program(proc)
     assert STRONG not in log and "web: open" not in log and not state.exists()
